@@ -1,0 +1,20 @@
+//! patchlag-exporter: measures how long patch-content vendors take to ship content after a
+//! security bulletin, and exposes it to Prometheus.
+//!
+//! Data flows one way: `poller` fetches with `sources::fetch` and parses with a `sources` kind,
+//! `store` keeps the history, `snapshot` reads it into a `model`, and `metrics`, `server` and
+//! `report` present it.
+
+pub mod app;
+pub mod config;
+pub mod duration;
+pub mod logging;
+pub mod metrics;
+pub mod model;
+pub mod poller;
+pub mod report;
+pub mod server;
+pub mod snapshot;
+pub mod sources;
+pub mod store;
+pub mod timeparse;

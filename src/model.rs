@@ -1,0 +1,451 @@
+//! The domain, as pure functions over plain data with an injected "now".
+//!
+//! For a tier T and a bulletin B from one of T's bulletin sources, published at p(B):
+//! - the covering release is the earliest release of T that explicitly covers B; when no
+//!   release of T lists B, the earliest release of T at or after p(B) that lists no covers
+//!   (a release with a covers list counts only for what it lists);
+//! - delay = covering release − p(B) (never below 0), or now − p(B) while pending;
+//! - breached when delay > goal, pending or not;
+//! - a pair is evaluated only where the data supports it: p(B) ≥ T's `since`, and either a
+//!   release of T at or before p(B), or T's release sources first polled successfully no later
+//!   than p(B) + goal. Otherwise nothing is claimed about it.
+//!
+//! Records dated after "now" have not happened yet and are ignored.
+
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierSpec {
+    pub name: String,
+    /// Seconds.
+    pub goal: i64,
+    pub since: Option<i64>,
+    pub bulletin_sources: Vec<String>,
+    /// The earliest first successful poll among the tier's release sources.
+    pub first_release_poll: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bulletin {
+    pub source: String,
+    pub id: String,
+    pub title: String,
+    pub published: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Release {
+    pub source: String,
+    pub id: String,
+    pub tier: String,
+    pub published: i64,
+    pub covers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Released within the goal.
+    Met,
+    /// Past the goal, released or not.
+    Breached,
+    /// Not released yet, within the goal.
+    Pending,
+    /// Not released yet, within the goal, with the delay at or past `at_risk_ratio` × goal.
+    AtRisk,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Met => "met",
+            Status::Breached => "breached",
+            Status::Pending => "pending",
+            Status::AtRisk => "at risk",
+        }
+    }
+}
+
+/// One evaluated (tier, bulletin) pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pair {
+    /// Index into `Model::tiers`.
+    pub tier: usize,
+    /// Index into `Model::bulletins`.
+    pub bulletin: usize,
+    pub published: i64,
+    pub goal: i64,
+    /// Index into `Model::releases` of the covering release.
+    pub release: Option<usize>,
+    /// Seconds.
+    pub delay: i64,
+    pub at_risk: bool,
+}
+
+impl Pair {
+    pub fn deadline(&self) -> i64 {
+        self.published + self.goal
+    }
+
+    pub fn pending(&self) -> bool {
+        self.release.is_none()
+    }
+
+    pub fn breached(&self) -> bool {
+        self.delay > self.goal
+    }
+
+    pub fn status(&self) -> Status {
+        if self.breached() {
+            Status::Breached
+        } else if !self.pending() {
+            Status::Met
+        } else if self.at_risk {
+            Status::AtRisk
+        } else {
+            Status::Pending
+        }
+    }
+}
+
+/// Per-tier lookups, built once per change of data and used by every evaluation.
+#[derive(Debug, Clone, Default)]
+struct TierIndex {
+    /// Bulletins starting this tier's clock (deduplicated by id, earliest kept), by time.
+    bulletins: Vec<usize>,
+    /// Publication time of the tier's earliest release, covers or not.
+    first_release: Option<i64>,
+    /// Releases listing no covers, as (published, index), by time.
+    uncovered: Vec<(i64, usize)>,
+    /// Lower-cased bulletin id → releases that list it, as (published, index), by time.
+    covering: HashMap<String, Vec<(i64, usize)>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    pub tiers: Vec<TierSpec>,
+    pub bulletins: Vec<Bulletin>,
+    pub releases: Vec<Release>,
+    index: Vec<TierIndex>,
+}
+
+impl Model {
+    pub fn new(tiers: Vec<TierSpec>, bulletins: Vec<Bulletin>, releases: Vec<Release>) -> Model {
+        let mut index = Vec::with_capacity(tiers.len());
+        for tier in &tiers {
+            let mut ti = TierIndex::default();
+            let mut by_id: HashMap<&str, usize> = HashMap::new();
+            for (i, b) in bulletins.iter().enumerate() {
+                if !tier.bulletin_sources.iter().any(|s| *s == b.source) {
+                    continue;
+                }
+                if tier.since.is_some_and(|since| b.published < since) {
+                    continue;
+                }
+                match by_id.get(b.id.as_str()) {
+                    Some(&j) if bulletins[j].published <= b.published => {}
+                    _ => {
+                        by_id.insert(&b.id, i);
+                    }
+                }
+            }
+            ti.bulletins = by_id.into_values().collect();
+            ti.bulletins.sort_by_key(|&i| (bulletins[i].published, bulletins[i].id.clone()));
+            for (i, r) in releases.iter().enumerate() {
+                if r.tier != tier.name {
+                    continue;
+                }
+                ti.first_release = Some(ti.first_release.map_or(r.published, |f: i64| f.min(r.published)));
+                if r.covers.is_empty() {
+                    ti.uncovered.push((r.published, i));
+                } else {
+                    for c in &r.covers {
+                        ti.covering.entry(c.to_lowercase()).or_default().push((r.published, i));
+                    }
+                }
+            }
+            ti.uncovered.sort();
+            for list in ti.covering.values_mut() {
+                list.sort();
+            }
+            index.push(ti);
+        }
+        Model { tiers, bulletins, releases, index }
+    }
+
+    /// Every evaluated pair at `now`, by tier, then by publication time.
+    pub fn evaluate(&self, now: i64, at_risk_ratio: f64) -> Vec<Pair> {
+        let mut pairs = Vec::new();
+        for (t, (tier, ti)) in self.tiers.iter().zip(&self.index).enumerate() {
+            for &b in &ti.bulletins {
+                let published = self.bulletins[b].published;
+                if published > now {
+                    break;
+                }
+                if !supported(tier, ti, published, now) {
+                    continue;
+                }
+                let release = covering_release(ti, &self.bulletins[b].id, published, now);
+                let delay = match release {
+                    Some(r) => (self.releases[r].published - published).max(0),
+                    None => now - published,
+                };
+                let at_risk = release.is_none() && delay as f64 >= at_risk_ratio * tier.goal as f64;
+                pairs.push(Pair { tier: t, bulletin: b, published, goal: tier.goal, release, delay, at_risk });
+            }
+        }
+        pairs
+    }
+}
+
+/// The data-support rule: claim nothing the release data cannot back.
+fn supported(tier: &TierSpec, ti: &TierIndex, published: i64, now: i64) -> bool {
+    let release_before = ti.first_release.is_some_and(|f| f <= published && f <= now);
+    let watched_in_time = tier.first_release_poll.is_some_and(|f| f <= published + tier.goal);
+    release_before || watched_in_time
+}
+
+fn covering_release(ti: &TierIndex, bulletin_id: &str, published: i64, now: i64) -> Option<usize> {
+    // A release that lists the bulletin wins; one dated after `now` has not happened yet, and
+    // until one has, the bulletin is treated as listed by none.
+    if let Some(&(_, i)) = ti.covering.get(&bulletin_id.to_lowercase()).and_then(|l| l.first()).filter(|(t, _)| *t <= now) {
+        return Some(i);
+    }
+    let start = ti.uncovered.partition_point(|(t, _)| *t < published);
+    ti.uncovered.get(start).filter(|(t, _)| *t <= now).map(|(_, i)| *i)
+}
+
+/// Per-tier totals over a set of pairs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Totals {
+    pub pairs: u64,
+    pub met: u64,
+    pub breached: u64,
+    pub pending: u64,
+    pub at_risk: u64,
+}
+
+impl Totals {
+    pub fn add(&mut self, p: &Pair) {
+        self.pairs += 1;
+        match p.status() {
+            Status::Met => self.met += 1,
+            Status::Breached => self.breached += 1,
+            Status::Pending => self.pending += 1,
+            Status::AtRisk => {
+                self.pending += 1;
+                self.at_risk += 1
+            }
+        }
+    }
+
+    /// Share of decided pairs (met or breached) that met the goal.
+    pub fn met_ratio(&self) -> Option<f64> {
+        let decided = self.met + self.breached;
+        (decided > 0).then(|| self.met as f64 / decided as f64)
+    }
+}
+
+/// `patchlag_goal_met_ratio`: among pairs whose deadline lies in [now − window, now], the share
+/// released within goal. `None` when there is no such pair.
+pub fn goal_met_ratio<'a>(pairs: impl IntoIterator<Item = &'a Pair>, now: i64, window: i64) -> Option<f64> {
+    let (mut n, mut met) = (0u64, 0u64);
+    for p in pairs {
+        let d = p.deadline();
+        if d <= now && d >= now - window {
+            n += 1;
+            if !p.breached() && !p.pending() {
+                met += 1;
+            }
+        }
+    }
+    (n > 0).then(|| met as f64 / n as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+
+    const H: i64 = 3600;
+
+    fn ts(s: &str) -> i64 {
+        DateTime::parse_from_rfc3339(s).expect("valid").timestamp()
+    }
+
+    fn tier(name: &str, goal_h: i64, first_poll: Option<i64>) -> TierSpec {
+        TierSpec {
+            name: name.into(),
+            goal: goal_h * H,
+            since: None,
+            bulletin_sources: vec!["msrc".into()],
+            first_release_poll: first_poll,
+        }
+    }
+
+    fn b(id: &str, published: i64) -> Bulletin {
+        Bulletin { source: "msrc".into(), id: id.into(), title: format!("{id} Security Updates"), published }
+    }
+
+    fn r(id: &str, tier: &str, published: i64, covers: &[&str]) -> Release {
+        Release {
+            source: "vendor".into(),
+            id: id.into(),
+            tier: tier.into(),
+            published,
+            covers: covers.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    /// (tier, bulletin, release id, delay, status) for every pair.
+    fn table(m: &Model, now: i64) -> Vec<(String, String, Option<String>, i64, &'static str)> {
+        m.evaluate(now, 0.75)
+            .iter()
+            .map(|p| {
+                (
+                    m.tiers[p.tier].name.clone(),
+                    m.bulletins[p.bulletin].id.clone(),
+                    p.release.map(|i| m.releases[i].id.clone()),
+                    p.delay,
+                    p.status().as_str(),
+                )
+            })
+            .collect()
+    }
+
+    fn row(t: &str, b: &str, r: Option<&str>, delay: i64, s: &'static str) -> (String, String, Option<String>, i64, &'static str) {
+        (t.into(), b.into(), r.map(str::to_string), delay, s)
+    }
+
+    #[test]
+    fn met_breached_pending_and_at_risk() {
+        let p = ts("2024-03-12T17:00:00Z");
+        let m = Model::new(
+            vec![tier("english", 24, Some(p - 30 * 86400)), tier("other", 48, Some(p - 30 * 86400))],
+            vec![b("2024-Mar", p)],
+            vec![r("e1", "english", p + 20 * H, &[])],
+        );
+        // 40 h later: English met after 20 h; other languages pending, 40/48 ≥ 0.75: at risk.
+        assert_eq!(
+            table(&m, p + 40 * H),
+            vec![row("english", "2024-Mar", Some("e1"), 20 * H, "met"), row("other", "2024-Mar", None, 40 * H, "at risk")]
+        );
+        // 30 h later: still under 36 h, plainly pending.
+        assert_eq!(table(&m, p + 30 * H)[1], row("other", "2024-Mar", None, 30 * H, "pending"));
+        // One second past the deadline a pending pair is breached.
+        assert_eq!(table(&m, p + 48 * H)[1], row("other", "2024-Mar", None, 48 * H, "at risk"));
+        assert_eq!(table(&m, p + 48 * H + 1)[1], row("other", "2024-Mar", None, 48 * H + 1, "breached"));
+    }
+
+    #[test]
+    fn late_release_is_breached_and_frozen() {
+        let p = ts("2023-11-14T18:00:00Z");
+        let m = Model::new(vec![tier("english", 24, Some(p - 86400))], vec![b("2023-Nov", p)], vec![r("e1", "english", p + 30 * H, &[])]);
+        assert_eq!(table(&m, p + 100 * H), vec![row("english", "2023-Nov", Some("e1"), 30 * H, "breached")]);
+        // Before the release happened, the same pair was pending.
+        assert_eq!(table(&m, p + 10 * H), vec![row("english", "2023-Nov", None, 10 * H, "pending")]);
+    }
+
+    #[test]
+    fn explicit_covers_win_and_only_count_for_what_they_list() {
+        let nov = ts("2026-11-10T18:00:00Z");
+        let oob = nov + 2 * H;
+        let m = Model::new(
+            vec![tier("english", 24, Some(nov - 86400))],
+            vec![b("2026-Nov", nov), b("2026-Nov-B", oob)],
+            vec![
+                // Lists only the OOB bulletin, although it comes after November's.
+                r("cab-1", "english", nov + 3 * H, &["2026-Nov-B"]),
+                // Lists nothing: the earliest such release at or after p covers November.
+                r("cab-2", "english", nov + 5 * H, &[]),
+                // Lists November (case differs), later than cab-2: explicit covers still win.
+                r("cab-3", "english", nov + 6 * H, &["2026-nov"]),
+            ],
+        );
+        assert_eq!(
+            table(&m, nov + 10 * H),
+            vec![row("english", "2026-Nov", Some("cab-3"), 6 * H, "met"), row("english", "2026-Nov-B", Some("cab-1"), H, "met")]
+        );
+        // Before cab-3 happened, no release listing November exists yet: cab-2 covers it.
+        assert_eq!(table(&m, nov + 5 * H + 1800)[0], row("english", "2026-Nov", Some("cab-2"), 5 * H, "met"));
+        // And before either, it is pending.
+        assert_eq!(table(&m, nov + 4 * H)[0], row("english", "2026-Nov", None, 4 * H, "pending"));
+    }
+
+    #[test]
+    fn covering_release_ignores_releases_before_the_bulletin() {
+        let p = ts("2024-05-14T17:00:00Z");
+        let m = Model::new(
+            vec![tier("english", 24, None)],
+            vec![b("2024-May", p)],
+            vec![r("old", "english", p - 5 * 86400, &[]), r("new", "english", p + 7 * H, &[])],
+        );
+        assert_eq!(table(&m, p + 8 * H), vec![row("english", "2024-May", Some("new"), 7 * H, "met")]);
+    }
+
+    #[test]
+    fn data_support_rule() {
+        let p = ts("2024-06-11T17:00:00Z");
+        // No release data at all and never polled: nothing is claimed.
+        let m = Model::new(vec![tier("english", 24, None)], vec![b("2024-Jun", p)], vec![]);
+        assert!(table(&m, p + 100 * H).is_empty());
+        // Release source first polled 30 h after the bulletin: too late to know (goal 24 h).
+        let m = Model::new(vec![tier("english", 24, Some(p + 30 * H))], vec![b("2024-Jun", p)], vec![]);
+        assert!(table(&m, p + 100 * H).is_empty());
+        // First polled exactly at the deadline: still supported, and breached by now.
+        let m = Model::new(vec![tier("english", 24, Some(p + 24 * H))], vec![b("2024-Jun", p)], vec![]);
+        assert_eq!(table(&m, p + 100 * H), vec![row("english", "2024-Jun", None, 100 * H, "breached")]);
+        // First polled late, but a release of the tier predates the bulletin: the history reaches back.
+        let m = Model::new(
+            vec![tier("english", 24, Some(p + 30 * H))],
+            vec![b("2024-Jun", p)],
+            vec![r("may", "english", p - 20 * 86400, &["2024-May"]), r("jun", "english", p + 26 * H, &[])],
+        );
+        assert_eq!(table(&m, p + 100 * H), vec![row("english", "2024-Jun", Some("jun"), 26 * H, "breached")]);
+    }
+
+    #[test]
+    fn since_and_future_bulletins() {
+        let p = ts("2023-12-12T18:00:00Z");
+        let mut t = tier("english", 24, Some(p - 86400 * 400));
+        t.since = Some(ts("2024-01-01T00:00:00Z"));
+        let jan = ts("2024-01-09T18:00:00Z");
+        let m = Model::new(vec![t], vec![b("2023-Dec", p), b("2024-Jan", jan)], vec![r("x", "english", jan + H, &[])]);
+        // December is before `since`; January is not yet published at `p + 1h`.
+        assert!(table(&m, p + H).is_empty());
+        assert_eq!(table(&m, jan + 2 * H), vec![row("english", "2024-Jan", Some("x"), H, "met")]);
+    }
+
+    #[test]
+    fn duplicate_bulletin_ids_keep_the_earliest() {
+        let p = ts("2025-01-14T18:00:00Z");
+        let mut t = tier("english", 24, Some(p - 86400));
+        t.bulletin_sources.push("feed".into());
+        let mut dup = b("2025-Jan", p + 3600);
+        dup.source = "feed".into();
+        let m = Model::new(vec![t], vec![b("2025-Jan", p), dup], vec![]);
+        assert_eq!(table(&m, p + 2 * H), vec![row("english", "2025-Jan", None, 2 * H, "pending")]);
+    }
+
+    #[test]
+    fn goal_met_ratio_window() {
+        let p0 = ts("2025-01-14T18:00:00Z");
+        let p1 = ts("2025-02-11T18:00:00Z");
+        let p2 = ts("2025-03-11T17:00:00Z");
+        let m = Model::new(
+            vec![tier("english", 24, Some(p0 - 86400))],
+            vec![b("2025-Jan", p0), b("2025-Feb", p1), b("2025-Mar", p2)],
+            vec![r("a", "english", p0 + H, &[]), r("b", "english", p1 + 30 * H, &[])],
+        );
+        let now = p2 + 2 * H;
+        let pairs = m.evaluate(now, 0.75);
+        // March's deadline is in the future: not counted. January met, February breached.
+        assert_eq!(goal_met_ratio(&pairs, now, 365 * 86400), Some(0.5));
+        // A window that reaches back only to February's deadline.
+        assert_eq!(goal_met_ratio(&pairs, now, now - (p1 + 24 * H)), Some(0.0));
+        assert_eq!(goal_met_ratio(&pairs, now, 60), None);
+        let mut totals = Totals::default();
+        pairs.iter().for_each(|p| totals.add(p));
+        assert_eq!(totals, Totals { pairs: 3, met: 1, breached: 1, pending: 1, at_risk: 0 });
+        assert_eq!(totals.met_ratio(), Some(0.5));
+    }
+}

@@ -1,0 +1,107 @@
+//! The poll loop: one task per source. Fetch with limits, parse, store, publish a snapshot;
+//! then sleep the source's interval with jitter, so sources sharing an interval do not hit
+//! their servers in lockstep. A failed poll stores only the failure: the last good data stays.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::app::App;
+use crate::config::Config;
+use crate::sources::fetch::Fetcher;
+use crate::sources::{self, ParseContext, PollError, Reason};
+use crate::store::Success;
+
+/// Each sleep is the interval ± this share of it.
+const JITTER: f64 = 0.1;
+/// At most this many malformed-record lines are logged per poll; the rest are summed up.
+const MAX_SKIPPED_LOGGED: usize = 5;
+
+pub fn jittered(interval: Duration) -> Duration {
+    let factor = 1.0 + JITTER * (fastrand::f64() * 2.0 - 1.0);
+    interval.mul_f64(factor)
+}
+
+pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
+    let Some(source) = config.source(&source_name).cloned() else {
+        return;
+    };
+    let kind: Arc<dyn sources::SourceKind> = Arc::from(sources::build(&source));
+    let tier_names: Arc<Vec<String>> = Arc::new(config.tiers.iter().map(|t| t.name.clone()).collect());
+    let fetcher = Fetcher::new(&source);
+    loop {
+        let started = Instant::now();
+        let now = app.clock.now();
+        let result = match &fetcher {
+            Ok(fetcher) => poll(&app, fetcher, kind.clone(), tier_names.clone(), &source.name, now).await,
+            Err(e) => Err(PollError::new(Reason::Other, e.clone())),
+        };
+        let duration = started.elapsed().as_secs_f64();
+        let store = app.store.clone();
+        let name = source.name.clone();
+        let role = source.role;
+        let stored = tokio::task::spawn_blocking(move || match result {
+            Ok((parsed, _)) => {
+                let records = parsed.records.len();
+                store
+                    .record_success(&Success {
+                        source: &name,
+                        role,
+                        at: now,
+                        duration,
+                        records: &parsed.records,
+                        state: parsed.state.as_deref(),
+                    })
+                    .map(|_| Ok(records))
+            }
+            Err(e) => store.record_failure(&name, now, duration, e.reason, &e.message).map(|_| Err(e)),
+        })
+        .await;
+        match stored {
+            Ok(Ok(Ok(records))) => {
+                tracing::debug!(source = %source.name, records, duration_seconds = duration, "poll succeeded")
+            }
+            Ok(Ok(Err(e))) => {
+                tracing::warn!(source = %source.name, reason = %e.reason, error = %e.message, "poll failed")
+            }
+            Ok(Err(e)) => tracing::error!(source = %source.name, error = %e, "cannot store the poll result"),
+            Err(e) => tracing::error!(source = %source.name, error = %e, "store task failed"),
+        }
+        app.mark_polled(&source.name);
+        if let Err(e) = app.refresh().await {
+            tracing::error!(error = %e, "cannot refresh the snapshot");
+        }
+        tokio::time::sleep(jittered(source.interval)).await;
+    }
+}
+
+async fn poll(
+    app: &Arc<App>,
+    fetcher: &Fetcher,
+    kind: Arc<dyn sources::SourceKind>,
+    tier_names: Arc<Vec<String>>,
+    name: &str,
+    now: i64,
+) -> Result<(sources::Parsed, ()), PollError> {
+    let store = app.store.clone();
+    let owned = name.to_string();
+    let state = tokio::task::spawn_blocking(move || store.source_state(&owned))
+        .await
+        .map_err(|e| PollError::new(Reason::Other, e.to_string()))?
+        .map_err(|e| PollError::new(Reason::Other, e.to_string()))?;
+    let headers = kind.request_headers(state.as_deref());
+    let fetched = fetcher.fetch(&headers).await?;
+    // Parsing a multi-megabyte answer is CPU work: keep it off the threads serving HTTP.
+    let parsed = tokio::task::spawn_blocking(move || {
+        let ctx = ParseContext { now, state: state.as_deref(), tier_names: &tier_names };
+        kind.parse(&fetched, &ctx)
+    })
+    .await
+    .map_err(|e| PollError::new(Reason::Other, format!("parser failed: {e}")))??;
+    for message in parsed.skipped.iter().take(MAX_SKIPPED_LOGGED) {
+        tracing::warn!(source = %name, record = %message, "skipped a malformed record");
+    }
+    if parsed.skipped.len() > MAX_SKIPPED_LOGGED {
+        tracing::warn!(source = %name, count = parsed.skipped.len() - MAX_SKIPPED_LOGGED, "skipped more malformed records");
+    }
+    Ok((parsed, ()))
+}

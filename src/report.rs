@@ -1,0 +1,280 @@
+//! `patchlag-exporter report`: the compliance history from the store, for people. Reads only
+//! (safe beside a running exporter, or on a copy of the database) and never touches a source.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::config::{parse_since, Config, DEFAULT_CONFIG_FILE, DEFAULT_STORAGE_PATH};
+use crate::model::{Pair, Totals};
+use crate::snapshot::Snapshot;
+use crate::store::Store;
+use crate::timeparse::rfc3339;
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// YAML configuration file (tiers, goals and source names).
+    #[arg(long = "config.file", value_name = "FILE", default_value = DEFAULT_CONFIG_FILE)]
+    pub config_file: PathBuf,
+
+    /// SQLite database file [default: storage.path from the configuration, else patchlag.db].
+    #[arg(long = "storage.path", value_name = "FILE")]
+    pub storage_path: Option<PathBuf>,
+
+    /// Only bulletins published at or after this time (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only bulletins published before this time (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Only this tier (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub tier: Vec<String>,
+
+    /// Output format.
+    #[arg(long, value_name = "FORMAT", default_value = "table")]
+    pub format: ReportFormat,
+
+    /// Evaluate at this RFC 3339 instant instead of now.
+    #[arg(long = "debug.fixed-now", value_name = "TIME", hide = true)]
+    pub fixed_now: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct PairRow {
+    pub tier: String,
+    pub bulletin: String,
+    pub title: String,
+    pub published: String,
+    pub release: Option<String>,
+    pub release_published: Option<String>,
+    pub delay_seconds: i64,
+    pub goal_seconds: i64,
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct TierRow {
+    pub tier: String,
+    pub pairs: u64,
+    pub met: u64,
+    pub breached: u64,
+    pub pending: u64,
+    pub goal_met_ratio: Option<f64>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Report {
+    pub pairs: Vec<PairRow>,
+    pub tiers: Vec<TierRow>,
+}
+
+/// Builds the report from a snapshot at `now`.
+pub fn build(snapshot: &Snapshot, now: i64, since: Option<i64>, until: Option<i64>, tiers: &[String]) -> Report {
+    let model = &snapshot.model;
+    let keep = |p: &Pair| {
+        since.is_none_or(|s| p.published >= s)
+            && until.is_none_or(|u| p.published < u)
+            && (tiers.is_empty() || tiers.contains(&model.tiers[p.tier].name))
+    };
+    let pairs: Vec<Pair> = model
+        .evaluate(now, snapshot.config.metrics.at_risk_ratio)
+        .into_iter()
+        .filter(keep)
+        .collect();
+    let rows = pairs
+        .iter()
+        .map(|p| {
+            let b = &model.bulletins[p.bulletin];
+            let r = p.release.map(|r| &model.releases[r]);
+            PairRow {
+                tier: model.tiers[p.tier].name.clone(),
+                bulletin: b.id.clone(),
+                title: b.title.clone(),
+                published: rfc3339(p.published),
+                release: r.map(|r| r.id.clone()),
+                release_published: r.map(|r| rfc3339(r.published)),
+                delay_seconds: p.delay,
+                goal_seconds: p.goal,
+                status: p.status().as_str(),
+            }
+        })
+        .collect();
+    let totals = model
+        .tiers
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| tiers.is_empty() || tiers.contains(&t.name))
+        .map(|(i, t)| {
+            let mut totals = Totals::default();
+            pairs.iter().filter(|p| p.tier == i).for_each(|p| totals.add(p));
+            TierRow {
+                tier: t.name.clone(),
+                pairs: totals.pairs,
+                met: totals.met,
+                breached: totals.breached,
+                pending: totals.pending,
+                goal_met_ratio: totals.met_ratio(),
+            }
+        })
+        .collect();
+    Report { pairs: rows, tiers: totals }
+}
+
+fn hours(seconds: i64) -> String {
+    format!("{:.1}h", seconds as f64 / 3600.0)
+}
+
+pub fn write_table(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    let header = ["TIER", "BULLETIN", "PUBLISHED", "RELEASE", "RELEASED", "DELAY", "GOAL", "STATUS", "TITLE"];
+    let rows: Vec<[String; 9]> = report
+        .pairs
+        .iter()
+        .map(|r| {
+            [
+                r.tier.clone(),
+                r.bulletin.clone(),
+                r.published.clone(),
+                r.release.clone().unwrap_or_else(|| "-".into()),
+                r.release_published.clone().unwrap_or_else(|| "-".into()),
+                hours(r.delay_seconds),
+                hours(r.goal_seconds),
+                r.status.to_string(),
+                r.title.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    writeln!(out, "{}", line(&header.map(str::to_string)))?;
+    for row in &rows {
+        writeln!(out, "{}", line(row))?;
+    }
+    writeln!(out)?;
+    writeln!(out, "{:<20}  {:>6}  {:>6}  {:>8}  {:>7}  {:>9}", "TIER", "PAIRS", "MET", "BREACHED", "PENDING", "MET RATIO")?;
+    for t in &report.tiers {
+        let ratio = t.goal_met_ratio.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into());
+        writeln!(out, "{:<20}  {:>6}  {:>6}  {:>8}  {:>7}  {:>9}", t.tier, t.pairs, t.met, t.breached, t.pending, ratio)?;
+    }
+    Ok(())
+}
+
+pub fn write_csv(report: &Report, out: &mut dyn Write) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "tier",
+        "bulletin",
+        "title",
+        "published",
+        "release",
+        "release_published",
+        "delay_seconds",
+        "goal_seconds",
+        "status",
+    ])?;
+    for r in &report.pairs {
+        w.write_record([
+            r.tier.as_str(),
+            &r.bulletin,
+            &r.title,
+            &r.published,
+            r.release.as_deref().unwrap_or(""),
+            r.release_published.as_deref().unwrap_or(""),
+            &r.delay_seconds.to_string(),
+            &r.goal_seconds.to_string(),
+            r.status,
+        ])?;
+    }
+    w.write_record([""; 9])?;
+    w.write_record(["tier", "pairs", "met", "breached", "pending", "goal_met_ratio", "", "", ""])?;
+    for t in &report.tiers {
+        w.write_record([
+            t.tier.clone(),
+            t.pairs.to_string(),
+            t.met.to_string(),
+            t.breached.to_string(),
+            t.pending.to_string(),
+            t.goal_met_ratio.map(|r| format!("{r:.4}")).unwrap_or_default(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+pub fn run(args: ReportArgs) -> ExitCode {
+    match execute(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn execute(args: &ReportArgs) -> Result<(), (u8, String)> {
+    let config = Config::load(&args.config_file).map_err(|e| (1, e.to_string()))?;
+    let parse = |flag: &str, v: &Option<String>| v.as_deref().map(parse_since).transpose().map_err(|e| (1, format!("--{flag}: {e}")));
+    let since = parse("since", &args.since)?;
+    let until = parse("until", &args.until)?;
+    for t in &args.tier {
+        if config.tier(t).is_none() {
+            return Err((1, format!("--tier {t:?}: no such tier in {}", args.config_file.display())));
+        }
+    }
+    let path = args
+        .storage_path
+        .clone()
+        .or_else(|| config.storage_path.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STORAGE_PATH));
+    if !path.exists() {
+        return Err((2, format!("database {} does not exist", path.display())));
+    }
+    let store = Store::open_read_only(&path).map_err(|e| (2, e.to_string()))?;
+    let data = store.load().map_err(|e| (2, e.to_string()))?;
+    let now = match &args.fixed_now {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t).map_err(|e| (1, e.to_string()))?.timestamp(),
+        None => chrono::Utc::now().timestamp(),
+    };
+    let snapshot = Snapshot::build(Arc::new(config), data);
+    let report = build(&snapshot, now, since, until, &args.tier);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = match args.format {
+        ReportFormat::Table => write_table(&report, &mut out).map_err(|e| e.to_string()),
+        ReportFormat::Csv => write_csv(&report, &mut out).map_err(|e| e.to_string()),
+        ReportFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(|e| e.to_string())
+            .and_then(|_| writeln!(out).map_err(|e| e.to_string())),
+    };
+    result.map_err(|e| (2, e))
+}

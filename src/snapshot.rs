@@ -1,0 +1,64 @@
+//! An immutable, in-memory view of the store for one configuration: what `/metrics`, the
+//! landing page and the status API read. It is rebuilt after every poll and every reload, never
+//! on a scrape, so a scrape does no I/O and never waits for a source.
+
+use std::sync::Arc;
+
+use crate::config::{Config, Role};
+use crate::model::{Bulletin, Model, Release, TierSpec};
+use crate::store::{SourceState, StoreData};
+
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub config: Arc<Config>,
+    pub model: Model,
+    /// One per configured source, in configuration order (a source never polled has defaults).
+    pub sources: Vec<SourceState>,
+}
+
+impl Snapshot {
+    /// Keeps only what the configuration names: history of removed sources stays stored but
+    /// is not shown.
+    pub fn build(config: Arc<Config>, data: StoreData) -> Snapshot {
+        let sources: Vec<SourceState> = config
+            .sources
+            .iter()
+            .map(|s| {
+                data.sources
+                    .iter()
+                    .find(|st| st.name == s.name)
+                    .cloned()
+                    .unwrap_or_else(|| SourceState { name: s.name.clone(), ..Default::default() })
+            })
+            .collect();
+        let is_source = |name: &str, role: Role| config.sources.iter().any(|s| s.name == name && s.role == role);
+        let tiers = config
+            .tiers
+            .iter()
+            .map(|t| TierSpec {
+                name: t.name.clone(),
+                goal: t.goal.as_secs() as i64,
+                since: t.since,
+                bulletin_sources: t.bulletin_sources.clone(),
+                first_release_poll: config
+                    .release_sources_of(&t.name)
+                    .iter()
+                    .filter_map(|s| sources.iter().find(|st| st.name == s.name).and_then(|st| st.first_success))
+                    .min(),
+            })
+            .collect();
+        let bulletins = data
+            .bulletins
+            .into_iter()
+            .filter(|b| is_source(&b.source, Role::Bulletins))
+            .map(|b| Bulletin { source: b.source, id: b.id, title: b.title, published: b.published })
+            .collect();
+        let releases = data
+            .releases
+            .into_iter()
+            .filter(|r| is_source(&r.source, Role::Releases))
+            .map(|r| Release { source: r.source, id: r.id, tier: r.tier, published: r.published, covers: r.covers })
+            .collect();
+        Snapshot { model: Model::new(tiers, bulletins, releases), sources, config }
+    }
+}

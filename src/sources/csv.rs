@@ -1,0 +1,146 @@
+//! `csv`: a CSV file with a header row; `id`, `published`, `title`, `tier` and `covers` name
+//! columns (`covers` is split on `;`).
+
+use super::{clean_covers, resolve_tiers, Fetched, ParseContext, Parsed, PollError, Record, SourceKind};
+use crate::config::CsvConfig;
+
+pub struct Csv {
+    config: CsvConfig,
+}
+
+impl Csv {
+    pub fn new(config: CsvConfig) -> Csv {
+        Csv { config }
+    }
+}
+
+impl SourceKind for Csv {
+    fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(fetched.body.as_slice());
+        let headers = reader.headers().map_err(|e| PollError::parse(format!("cannot read the CSV header: {e}")))?.clone();
+        let column = |name: &str| -> Result<usize, PollError> {
+            headers
+                .iter()
+                .position(|h| h.trim_start_matches('\u{feff}') == name)
+                .ok_or_else(|| PollError::parse(format!("column {name:?} not in the header ({})", headers.iter().collect::<Vec<_>>().join(","))))
+        };
+        let optional = |name: &Option<String>| name.as_deref().map(column).transpose();
+        let id_col = column(&self.config.id)?;
+        let published_col = column(&self.config.published)?;
+        let title_col = optional(&self.config.title)?;
+        let tier_col = optional(&self.config.tier)?;
+        let covers_col = optional(&self.config.covers)?;
+
+        let mut parsed = Parsed::default();
+        for (n, row) in reader.records().enumerate() {
+            let line = n + 2;
+            let row = match row {
+                Ok(r) => r,
+                Err(e) => {
+                    parsed.skipped.push(format!("line {line}: {e}"));
+                    continue;
+                }
+            };
+            let get = |c: usize| row.get(c).map(str::trim).filter(|s| !s.is_empty());
+            let Some(id) = get(id_col) else {
+                parsed.skipped.push(format!("line {line}: empty {:?}", self.config.id));
+                continue;
+            };
+            let Some(time) = get(published_col) else {
+                parsed.skipped.push(format!("line {line} ({id}): empty {:?}", self.config.published));
+                continue;
+            };
+            let published = match self.config.time.format.parse_value(time, self.config.time.timezone) {
+                Ok(p) => p,
+                Err(e) => {
+                    parsed.skipped.push(format!("line {line} ({id}): {e}"));
+                    continue;
+                }
+            };
+            let tiers = match &self.config.tiering {
+                None => Vec::new(),
+                Some(tiering) => {
+                    let values: Vec<String> = tier_col.and_then(get).map(|v| vec![v.to_string()]).unwrap_or_default();
+                    match resolve_tiers(tiering, &values, ctx.tier_names) {
+                        Some(t) => t,
+                        None => {
+                            parsed.excluded += 1;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let covers = covers_col
+                .and_then(get)
+                .map(|v| clean_covers(v.split(';').map(str::to_string)))
+                .unwrap_or_default();
+            parsed.records.push(Record {
+                id: id.to_string(),
+                title: title_col.and_then(get).unwrap_or_default().to_string(),
+                published,
+                tiers,
+                covers,
+            });
+        }
+        Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{RecordTime, Tiering};
+    use crate::timeparse::{Published, TimeFormat};
+    use chrono::NaiveDate;
+    use chrono_tz::Tz;
+
+    fn kind(tiering: Option<Tiering>) -> Csv {
+        Csv::new(CsvConfig {
+            id: "version".into(),
+            published: "date".into(),
+            title: None,
+            tier: Some("tier".into()),
+            covers: Some("covers".into()),
+            time: RecordTime { format: TimeFormat::Rfc3339, timezone: Tz::UTC },
+            tiering,
+        })
+    }
+
+    fn parse(kind: &Csv, body: &str) -> Result<Parsed, PollError> {
+        let tiers = vec!["english".to_string(), "office365".to_string()];
+        let ctx = ParseContext { now: 0, state: None, tier_names: &tiers };
+        kind.parse(&Fetched { body: body.as_bytes().to_vec(), ..Default::default() }, &ctx)
+    }
+
+    #[test]
+    fn rows_to_records() {
+        let body = "version,date,tier,covers\n\
+                    7.1,2026-11-10T20:00:00Z,english,2026-Nov; 2026-Oct\n\
+                    7.2,2026-11-11,office365,\n\
+                    7.3,,english,\n\
+                    7.4,2026-11-11,martian,\n\
+                    7.5\n";
+        let p = parse(&kind(Some(Tiering::Extracted { map: None })), body).expect("parses");
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.records[0].covers, vec!["2026-Nov", "2026-Oct"]);
+        assert_eq!(p.records[0].tiers, vec!["english"]);
+        assert_eq!(
+            p.records[1].published,
+            Published::Day(NaiveDate::from_ymd_opt(2026, 11, 11).expect("date"), Tz::UTC)
+        );
+        assert_eq!(p.excluded, 1);
+        assert_eq!(p.skipped.len(), 2);
+    }
+
+    #[test]
+    fn fixed_tiers_and_missing_column() {
+        let body = "version,date,tier,covers\n1,2026-11-10T20:00:00Z,,\n";
+        let p = parse(&kind(Some(Tiering::Fixed(vec!["office365".into(), "english".into()]))), body).expect("parses");
+        assert_eq!(p.records[0].tiers, vec!["english", "office365"]);
+        let err = parse(&kind(None), "id,when\n1,2\n").expect_err("no such column");
+        assert!(err.message.contains("\"version\""), "{}", err.message);
+    }
+}

@@ -1,0 +1,195 @@
+//! Source kinds: each turns one fetched answer into records.
+//!
+//! A kind only parses; fetching (HTTP or `file://`, with limits) lives in `fetch`, storing in
+//! the store. Kinds are pure functions of the answer, the previous state they left and "now",
+//! so each is tested on fixtures without a network.
+
+pub mod csv;
+pub mod fetch;
+pub mod json;
+pub mod msrc;
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::{KindConfig, SourceConfig, Tiering};
+use crate::timeparse::Published;
+
+/// One bulletin or release as a source lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub id: String,
+    /// Bulletins: the document title. Releases: optional.
+    pub title: String,
+    pub published: Published,
+    /// Releases only: the tiers the record belongs to (at least one).
+    pub tiers: Vec<String>,
+    /// Releases only: the bulletin ids the release says it covers; empty when it says nothing.
+    pub covers: Vec<String>,
+}
+
+/// What one successful poll produced.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub records: Vec<Record>,
+    /// One message per malformed entry that was skipped.
+    pub skipped: Vec<String>,
+    /// Entries deliberately left out (pre-release documents, unmapped tiers, non-matching titles).
+    pub excluded: usize,
+    /// Kind-specific state to keep for the next poll (e.g. validators for conditional requests).
+    pub state: Option<String>,
+}
+
+/// The answer of one fetch.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    pub body: Vec<u8>,
+    /// The server said 304 Not Modified to a conditional request.
+    pub not_modified: bool,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+pub struct ParseContext<'a> {
+    /// Unix seconds.
+    pub now: i64,
+    /// The state the previous successful poll left, if any.
+    pub state: Option<&'a str>,
+    /// Names of the configured tiers, for sources whose tier values are not mapped.
+    pub tier_names: &'a [String],
+}
+
+/// The failure reasons of `patchlag_source_errors_total`: a small fixed set, all exported at 0
+/// from the start so that `rate()` and `increase()` see the first error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Timeout,
+    Connect,
+    Tls,
+    HttpStatus,
+    BodyTooLarge,
+    Parse,
+    Other,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 7] = [
+        Reason::Timeout,
+        Reason::Connect,
+        Reason::Tls,
+        Reason::HttpStatus,
+        Reason::BodyTooLarge,
+        Reason::Parse,
+        Reason::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Timeout => "timeout",
+            Reason::Connect => "connect",
+            Reason::Tls => "tls",
+            Reason::HttpStatus => "http_status",
+            Reason::BodyTooLarge => "body_too_large",
+            Reason::Parse => "parse",
+            Reason::Other => "other",
+        }
+    }
+
+    pub fn from_str(s: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed poll: why (for the counter) and what happened (for the log and the landing page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollError {
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl PollError {
+    pub fn new(reason: Reason, message: impl Into<String>) -> PollError {
+        PollError { reason, message: message.into() }
+    }
+
+    pub fn parse(message: impl Into<String>) -> PollError {
+        PollError::new(Reason::Parse, message)
+    }
+}
+
+impl fmt::Display for PollError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.reason, self.message)
+    }
+}
+
+/// One source kind. Implementations must never panic on what a source sends.
+pub trait SourceKind: Send + Sync {
+    /// Extra request headers derived from the previous poll's state (conditional requests).
+    fn request_headers(&self, _state: Option<&str>) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError>;
+}
+
+/// Builds the parser for a configured source.
+pub fn build(source: &SourceConfig) -> Box<dyn SourceKind> {
+    match &source.kind {
+        KindConfig::Msrc(c) => Box::new(msrc::Msrc::new(c.clone())),
+        KindConfig::Json(c) => Box::new(json::Json::new(c.clone())),
+        KindConfig::Csv(c) => Box::new(csv::Csv::new(c.clone())),
+        KindConfig::Feed(_) | KindConfig::Html(_) | KindConfig::HttpResource(_) => {
+            Box::new(Unsupported(source.kind_name()))
+        }
+    }
+}
+
+struct Unsupported(&'static str);
+
+impl SourceKind for Unsupported {
+    fn parse(&self, _: &Fetched, _: &ParseContext<'_>) -> Result<Parsed, PollError> {
+        Err(PollError::new(Reason::Other, format!("kind {} is not available in this build", self.0)))
+    }
+}
+
+/// Resolves the tiers of a release record from extracted values. Returns `None` when the
+/// record belongs to no configured tier (filtered, not malformed).
+pub fn resolve_tiers(tiering: &Tiering, values: &[String], tier_names: &[String]) -> Option<Vec<String>> {
+    let mut tiers: Vec<String> = match tiering {
+        Tiering::Fixed(list) => list.clone(),
+        Tiering::Extracted { .. } => values
+            .iter()
+            .filter_map(|v| tiering.map_value(v))
+            .filter(|t| tier_names.iter().any(|n| n == t))
+            .collect(),
+        Tiering::FromTitle(_) => Vec::new(),
+    };
+    tiers.sort();
+    tiers.dedup();
+    if tiers.is_empty() {
+        None
+    } else {
+        Some(tiers)
+    }
+}
+
+/// Covers as listed by a source: trimmed, empty entries dropped, duplicates removed.
+pub fn clean_covers<I: IntoIterator<Item = String>>(values: I) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        let v = v.trim();
+        if !v.is_empty() && !out.iter().any(|o| o == v) {
+            out.push(v.to_string());
+        }
+    }
+    out
+}

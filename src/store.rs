@@ -1,0 +1,519 @@
+//! The SQLite store: every bulletin and release ever seen, with the time it was first seen,
+//! and each source's poll state.
+//!
+//! History only grows: a record that vanishes from its source stays, and a failed poll writes
+//! nothing but the failure. Each poll is one transaction, in WAL mode with full sync, so a
+//! `kill -9` at any moment loses at most the poll in flight, never a committed record. Readers
+//! (the `report` command, backups) work beside a running exporter. The schema carries a version
+//! (`PRAGMA user_version`) and is migrated forward on open.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use crate::config::Role;
+use crate::sources::{Reason, Record};
+use crate::timeparse::{midnight, Published};
+
+/// Each entry migrates the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE bulletins (
+    source      TEXT    NOT NULL,
+    id          TEXT    NOT NULL,
+    title       TEXT    NOT NULL,
+    published   INTEGER NOT NULL,
+    first_seen  INTEGER NOT NULL,
+    -- seen in its source's first successful poll (date-only records: midnight, not first-seen)
+    initial     INTEGER NOT NULL,
+    updated     INTEGER NOT NULL,
+    PRIMARY KEY (source, id)
+);
+CREATE TABLE releases (
+    source      TEXT    NOT NULL,
+    id          TEXT    NOT NULL,
+    tier        TEXT    NOT NULL,
+    title       TEXT    NOT NULL,
+    published   INTEGER NOT NULL,
+    first_seen  INTEGER NOT NULL,
+    initial     INTEGER NOT NULL,
+    covers      TEXT    NOT NULL,   -- JSON array of bulletin ids
+    updated     INTEGER NOT NULL,
+    PRIMARY KEY (source, id, tier)
+);
+CREATE INDEX releases_by_tier ON releases (tier, published);
+CREATE TABLE sources (
+    name              TEXT PRIMARY KEY,
+    first_success     INTEGER,
+    last_success      INTEGER,
+    last_poll         INTEGER,
+    last_duration     REAL,
+    up                INTEGER,
+    records           INTEGER NOT NULL DEFAULT 0,
+    last_error        TEXT,
+    last_error_reason TEXT,
+    last_error_time   INTEGER,
+    state             TEXT
+);
+CREATE TABLE source_errors (
+    source  TEXT    NOT NULL,
+    reason  TEXT    NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (source, reason)
+);
+"#];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database {path} has schema version {found}, newer than this program's {supported}: upgrade patchlag-exporter")]
+    TooNew { path: PathBuf, found: i64, supported: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredBulletin {
+    pub source: String,
+    pub id: String,
+    pub title: String,
+    pub published: i64,
+    pub first_seen: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRelease {
+    pub source: String,
+    pub id: String,
+    pub tier: String,
+    pub title: String,
+    pub published: i64,
+    pub first_seen: i64,
+    pub covers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceState {
+    pub name: String,
+    pub first_success: Option<i64>,
+    pub last_success: Option<i64>,
+    pub last_poll: Option<i64>,
+    pub last_duration: Option<f64>,
+    pub up: Option<bool>,
+    pub records: u64,
+    pub last_error: Option<String>,
+    pub last_error_reason: Option<Reason>,
+    pub last_error_time: Option<i64>,
+    pub errors: BTreeMap<Reason, u64>,
+    /// Kind-specific state (e.g. validators for conditional requests).
+    pub state: Option<String>,
+}
+
+/// Everything the model needs, read in one go.
+#[derive(Debug, Clone, Default)]
+pub struct StoreData {
+    pub bulletins: Vec<StoredBulletin>,
+    pub releases: Vec<StoredRelease>,
+    pub sources: Vec<SourceState>,
+}
+
+/// The outcome of a successful poll, to be stored.
+pub struct Success<'a> {
+    pub source: &'a str,
+    pub role: Role,
+    /// Unix seconds.
+    pub at: i64,
+    pub duration: f64,
+    pub records: &'a [Record],
+    pub state: Option<&'a str>,
+}
+
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if missing) and migrates the database.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        let mut conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew { path: path.to_path_buf(), found: version, supported: SCHEMA_VERSION });
+        }
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction().map_err(err)?;
+            tx.execute_batch(migration).map_err(err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        Ok(Store { path: path.to_path_buf(), conn: Mutex::new(conn) })
+    }
+
+    /// Opens an existing database read-only (the `report` command), beside a running exporter.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew { path: path.to_path_buf(), found: version, supported: SCHEMA_VERSION });
+        }
+        Ok(Store { path: path.to_path_buf(), conn: Mutex::new(conn) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite { path: self.path.clone(), source }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-written transaction behind
+        // (SQLite rolls it back), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Stores a successful poll: new records inserted with their first-seen time, known ones
+    /// updated (newest data wins), nothing deleted.
+    pub fn record_success(&self, s: &Success<'_>) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let prior_success: Option<i64> = tx
+            .query_row("SELECT first_success FROM sources WHERE name = ?1", [s.source], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?
+            .flatten();
+        let first_poll = prior_success.is_none();
+
+        // Resolves a record's time: date-only records seen in the first successful poll sit at
+        // midnight in the source's zone; those that appeared later, at the moment they were seen.
+        let resolve = |published: &Published, first_seen: i64, initial: bool| match *published {
+            Published::Instant(t) => t,
+            Published::Day(day, tz) if initial => midnight(day, tz),
+            Published::Day(..) => first_seen,
+        };
+
+        match s.role {
+            Role::Bulletins => {
+                let mut known: HashMap<String, (i64, bool)> = HashMap::new();
+                {
+                    let mut stmt = tx
+                        .prepare("SELECT id, first_seen, initial FROM bulletins WHERE source = ?1")
+                        .map_err(|e| self.err(e))?;
+                    let rows = stmt
+                        .query_map([s.source], |r| Ok((r.get::<_, String>(0)?, (r.get::<_, i64>(1)?, r.get::<_, bool>(2)?))))
+                        .map_err(|e| self.err(e))?;
+                    for row in rows {
+                        let (id, v) = row.map_err(|e| self.err(e))?;
+                        known.insert(id, v);
+                    }
+                }
+                let mut upsert = tx
+                    .prepare(
+                        "INSERT INTO bulletins (source, id, title, published, first_seen, initial, updated)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT (source, id) DO UPDATE SET
+                             title = excluded.title, published = excluded.published, updated = excluded.updated
+                         WHERE title <> excluded.title OR published <> excluded.published",
+                    )
+                    .map_err(|e| self.err(e))?;
+                for r in s.records {
+                    let (first_seen, initial) = known.get(&r.id).copied().unwrap_or((s.at, first_poll));
+                    let published = resolve(&r.published, first_seen, initial);
+                    upsert
+                        .execute(params![s.source, r.id, r.title, published, first_seen, initial, s.at])
+                        .map_err(|e| self.err(e))?;
+                }
+            }
+            Role::Releases => {
+                let mut known: HashMap<(String, String), (i64, bool)> = HashMap::new();
+                {
+                    let mut stmt = tx
+                        .prepare("SELECT id, tier, first_seen, initial FROM releases WHERE source = ?1")
+                        .map_err(|e| self.err(e))?;
+                    let rows = stmt
+                        .query_map([s.source], |r| {
+                            Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), (r.get::<_, i64>(2)?, r.get::<_, bool>(3)?)))
+                        })
+                        .map_err(|e| self.err(e))?;
+                    for row in rows {
+                        let (k, v) = row.map_err(|e| self.err(e))?;
+                        known.insert(k, v);
+                    }
+                }
+                let mut upsert = tx
+                    .prepare(
+                        "INSERT INTO releases (source, id, tier, title, published, first_seen, initial, covers, updated)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                         ON CONFLICT (source, id, tier) DO UPDATE SET
+                             title = excluded.title, published = excluded.published,
+                             covers = excluded.covers, updated = excluded.updated
+                         WHERE title <> excluded.title OR published <> excluded.published OR covers <> excluded.covers",
+                    )
+                    .map_err(|e| self.err(e))?;
+                for r in s.records {
+                    let covers = serde_json::to_string(&r.covers).unwrap_or_else(|_| "[]".to_string());
+                    for tier in &r.tiers {
+                        let (first_seen, initial) =
+                            known.get(&(r.id.clone(), tier.clone())).copied().unwrap_or((s.at, first_poll));
+                        let published = resolve(&r.published, first_seen, initial);
+                        upsert
+                            .execute(params![s.source, r.id, tier, r.title, published, first_seen, initial, covers, s.at])
+                            .map_err(|e| self.err(e))?;
+                    }
+                }
+            }
+        }
+
+        tx.execute(
+            "INSERT INTO sources (name, first_success, last_success, last_poll, last_duration, up, records, state)
+             VALUES (?1, ?2, ?2, ?2, ?3, 1, ?4, ?5)
+             ON CONFLICT (name) DO UPDATE SET
+                 first_success = COALESCE(first_success, excluded.first_success),
+                 last_success = excluded.last_success, last_poll = excluded.last_poll,
+                 last_duration = excluded.last_duration, up = 1, records = excluded.records,
+                 state = COALESCE(excluded.state, state)",
+            params![s.source, s.at, s.duration, s.records.len() as i64, s.state],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Stores a failed poll: the source's health changes, its records do not.
+    pub fn record_failure(&self, source: &str, at: i64, duration: f64, reason: Reason, message: &str) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO sources (name, last_poll, last_duration, up, last_error, last_error_reason, last_error_time)
+             VALUES (?1, ?2, ?3, 0, ?4, ?5, ?2)
+             ON CONFLICT (name) DO UPDATE SET
+                 last_poll = excluded.last_poll, last_duration = excluded.last_duration, up = 0,
+                 last_error = excluded.last_error, last_error_reason = excluded.last_error_reason,
+                 last_error_time = excluded.last_error_time",
+            params![source, at, duration, message, reason.as_str()],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO source_errors (source, reason, count) VALUES (?1, ?2, 1)
+             ON CONFLICT (source, reason) DO UPDATE SET count = count + 1",
+            params![source, reason.as_str()],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    pub fn source_state(&self, source: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.lock();
+        conn.query_row("SELECT state FROM sources WHERE name = ?1", [source], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Reads everything, for the model.
+    pub fn load(&self) -> Result<StoreData, StoreError> {
+        let conn = self.lock();
+        let tx = conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let mut data = StoreData::default();
+        {
+            let mut stmt = tx
+                .prepare("SELECT source, id, title, published, first_seen FROM bulletins ORDER BY published, source, id")
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(StoredBulletin {
+                        source: r.get(0)?,
+                        id: r.get(1)?,
+                        title: r.get(2)?,
+                        published: r.get(3)?,
+                        first_seen: r.get(4)?,
+                    })
+                })
+                .map_err(|e| self.err(e))?;
+            for row in rows {
+                data.bulletins.push(row.map_err(|e| self.err(e))?);
+            }
+        }
+        {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT source, id, tier, title, published, first_seen, covers FROM releases
+                     ORDER BY published, source, id, tier",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let covers: String = r.get(6)?;
+                    Ok(StoredRelease {
+                        source: r.get(0)?,
+                        id: r.get(1)?,
+                        tier: r.get(2)?,
+                        title: r.get(3)?,
+                        published: r.get(4)?,
+                        first_seen: r.get(5)?,
+                        covers: serde_json::from_str(&covers).unwrap_or_default(),
+                    })
+                })
+                .map_err(|e| self.err(e))?;
+            for row in rows {
+                data.releases.push(row.map_err(|e| self.err(e))?);
+            }
+        }
+        {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT name, first_success, last_success, last_poll, last_duration, up, records,
+                            last_error, last_error_reason, last_error_time, state
+                     FROM sources ORDER BY name",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(SourceState {
+                        name: r.get(0)?,
+                        first_success: r.get(1)?,
+                        last_success: r.get(2)?,
+                        last_poll: r.get(3)?,
+                        last_duration: r.get(4)?,
+                        up: r.get::<_, Option<bool>>(5)?,
+                        records: r.get::<_, i64>(6)?.max(0) as u64,
+                        last_error: r.get(7)?,
+                        last_error_reason: r.get::<_, Option<String>>(8)?.as_deref().and_then(Reason::from_str),
+                        last_error_time: r.get(9)?,
+                        errors: BTreeMap::new(),
+                        state: r.get(10)?,
+                    })
+                })
+                .map_err(|e| self.err(e))?;
+            for row in rows {
+                data.sources.push(row.map_err(|e| self.err(e))?);
+            }
+            let mut stmt = tx
+                .prepare("SELECT source, reason, count FROM source_errors")
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+                .map_err(|e| self.err(e))?;
+            for row in rows {
+                let (source, reason, count) = row.map_err(|e| self.err(e))?;
+                if let (Some(state), Some(reason)) =
+                    (data.sources.iter_mut().find(|s| s.name == source), Reason::from_str(&reason))
+                {
+                    state.errors.insert(reason, count.max(0) as u64);
+                }
+            }
+        }
+        Ok(data)
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        let conn = self.lock();
+        conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use chrono_tz::Tz;
+
+    fn bulletin(id: &str, published: Published) -> Record {
+        Record { id: id.into(), title: format!("{id} title"), published, tiers: vec![], covers: vec![] }
+    }
+
+    fn release(id: &str, tiers: &[&str], published: Published, covers: &[&str]) -> Record {
+        Record {
+            id: id.into(),
+            title: String::new(),
+            published,
+            tiers: tiers.iter().map(|t| t.to_string()).collect(),
+            covers: covers.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    fn success<'a>(source: &'a str, role: Role, at: i64, records: &'a [Record]) -> Success<'a> {
+        Success { source, role, at, duration: 0.5, records, state: None }
+    }
+
+    #[test]
+    fn history_survives_vanishing_records_and_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.db");
+        {
+            let store = Store::open(&path).expect("open");
+            let first = [bulletin("2026-Oct", Published::Instant(100)), bulletin("2026-Nov", Published::Instant(200))];
+            store.record_success(&success("msrc", Role::Bulletins, 1000, &first)).expect("store");
+            // The upstream drops October and re-dates November.
+            let second = [bulletin("2026-Nov", Published::Instant(250))];
+            store.record_success(&success("msrc", Role::Bulletins, 2000, &second)).expect("store");
+            store.record_failure("msrc", 3000, 1.0, Reason::Timeout, "slow").expect("store");
+        }
+        let store = Store::open(&path).expect("reopen");
+        let data = store.load().expect("load");
+        let ids: Vec<_> = data.bulletins.iter().map(|b| (b.id.as_str(), b.published, b.first_seen)).collect();
+        assert_eq!(ids, vec![("2026-Oct", 100, 1000), ("2026-Nov", 250, 1000)]);
+        let s = &data.sources[0];
+        assert_eq!(s.first_success, Some(1000));
+        assert_eq!(s.last_success, Some(2000));
+        assert_eq!(s.up, Some(false));
+        assert_eq!(s.records, 1);
+        assert_eq!(s.errors.get(&Reason::Timeout), Some(&1));
+        assert_eq!(s.last_error.as_deref(), Some("slow"));
+        assert_eq!(store.integrity_check().expect("check"), "ok");
+    }
+
+    #[test]
+    fn date_only_records_follow_the_first_seen_rule() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("x.db")).expect("open");
+        let day = |d| Published::Day(NaiveDate::from_ymd_opt(2026, 11, d).expect("date"), Tz::America__New_York);
+        // First successful poll: the date-only release sits at midnight New York time.
+        let first = [release("r1", &["english"], day(9), &[])];
+        store.record_success(&success("vendor", Role::Releases, 1_794_400_000, &first)).expect("store");
+        // A later poll brings a new date-only release: its time is when it was first seen.
+        let second = [release("r1", &["english"], day(9), &[]), release("r2", &["english", "office365"], day(10), &["2026-Nov"])];
+        store.record_success(&success("vendor", Role::Releases, 1_794_500_000, &second)).expect("store");
+        // And a third poll does not move that first-seen time.
+        store.record_success(&success("vendor", Role::Releases, 1_794_600_000, &second)).expect("store");
+        let data = store.load().expect("load");
+        let got: Vec<_> = data.releases.iter().map(|r| (r.id.as_str(), r.tier.as_str(), r.published)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("r1", "english", 1_794_200_400), // 2026-11-09T00:00:00-05:00
+                ("r2", "english", 1_794_500_000),
+                ("r2", "office365", 1_794_500_000),
+            ]
+        );
+        assert_eq!(data.releases[1].covers, vec!["2026-Nov"]);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.pragma_update(None, "user_version", 99).expect("pragma");
+        }
+        let err = Store::open(&path).err().expect("too new");
+        assert!(err.to_string().contains("newer than this program's"), "{err}");
+    }
+}

@@ -1,0 +1,209 @@
+//! Turning the time strings sources publish into instants.
+//!
+//! A record's time is either an instant, or only a calendar day when the source gives no time
+//! of day. Days are resolved by the store, which knows when a record was first seen (see the
+//! first-seen rule in the README).
+
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::format::{Item, StrftimeItems};
+use chrono_tz::Tz;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// Unix seconds.
+    Instant(i64),
+    /// A calendar day in the source's zone, without a time of day.
+    Day(NaiveDate, Tz),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeFormat {
+    /// RFC 3339; a value without an offset is read in the source's zone, a bare date is a day.
+    Rfc3339,
+    /// A chrono strftime pattern.
+    Pattern {
+        pattern: String,
+        has_time: bool,
+        has_offset: bool,
+        is_unix: bool,
+    },
+}
+
+impl TimeFormat {
+    pub fn parse(text: &str) -> Result<TimeFormat, String> {
+        if text.eq_ignore_ascii_case("rfc3339") {
+            return Ok(TimeFormat::Rfc3339);
+        }
+        let mut has_time = false;
+        let mut has_offset = false;
+        let mut has_date = false;
+        let mut is_unix = false;
+        for item in StrftimeItems::new(text) {
+            match item {
+                Item::Error => {
+                    return Err(format!(
+                        "invalid time_format {text:?}: use \"rfc3339\" or a strftime pattern such as \"%m/%d/%Y %H:%M\""
+                    ))
+                }
+                Item::Numeric(n, _) => {
+                    use chrono::format::Numeric::*;
+                    match n {
+                        Hour | Hour12 | Minute | Second => has_time = true,
+                        Timestamp => is_unix = true,
+                        Year | YearDiv100 | YearMod100 | IsoYear | Month | Day | Ordinal | WeekFromSun | WeekFromMon | IsoWeek => {
+                            has_date = true
+                        }
+                        _ => {}
+                    }
+                }
+                Item::Fixed(f) => {
+                    use chrono::format::Fixed::*;
+                    match f {
+                        TimezoneOffset | TimezoneOffsetColon | TimezoneOffsetDoubleColon | TimezoneOffsetTripleColon
+                        | TimezoneOffsetColonZ | TimezoneOffsetZ => has_offset = true,
+                        RFC2822 | RFC3339 => {
+                            has_offset = true;
+                            has_time = true;
+                            has_date = true;
+                        }
+                        ShortMonthName | LongMonthName => has_date = true,
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !has_date && !is_unix {
+            return Err(format!("time_format {text:?} has no date fields (%Y, %m, %d, ...)"));
+        }
+        Ok(TimeFormat::Pattern {
+            pattern: text.to_string(),
+            has_time,
+            has_offset,
+            is_unix,
+        })
+    }
+
+    /// Parses `value`; times without an offset are read in `tz`.
+    pub fn parse_value(&self, value: &str, tz: Tz) -> Result<Published, String> {
+        let value = value.trim();
+        let bad = |why: &str| format!("cannot parse time {value:?}: {why}");
+        match self {
+            TimeFormat::Rfc3339 => {
+                if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+                    return Ok(Published::Instant(t.timestamp()));
+                }
+                for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
+                    if let Ok(ndt) = NaiveDateTime::parse_from_str(value, f) {
+                        return Ok(Published::Instant(local_to_unix(tz, ndt)));
+                    }
+                }
+                NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                    .map(|d| Published::Day(d, tz))
+                    .map_err(|_| bad("expected RFC 3339, e.g. 2026-11-10T18:00:00Z, or a date"))
+            }
+            TimeFormat::Pattern { pattern, has_time, has_offset, is_unix } => {
+                if *is_unix {
+                    return DateTime::parse_from_str(&format!("{value} +0000"), &format!("{pattern} %z"))
+                        .map(|t| Published::Instant(t.timestamp()))
+                        .map_err(|e| bad(&e.to_string()));
+                }
+                if *has_offset {
+                    return DateTime::parse_from_str(value, pattern)
+                        .map(|t| Published::Instant(t.timestamp()))
+                        .map_err(|e| bad(&format!("{e} (format {pattern:?})")));
+                }
+                if *has_time {
+                    return NaiveDateTime::parse_from_str(value, pattern)
+                        .map(|ndt| Published::Instant(local_to_unix(tz, ndt)))
+                        .map_err(|e| bad(&format!("{e} (format {pattern:?})")));
+                }
+                NaiveDate::parse_from_str(value, pattern)
+                    .map(|d| Published::Day(d, tz))
+                    .map_err(|e| bad(&format!("{e} (format {pattern:?})")))
+            }
+        }
+    }
+}
+
+/// A wall-clock time in `tz` as Unix seconds. In the autumn overlap the earlier instant is
+/// taken; a time inside the spring gap does not exist and is read one hour later, as clocks do.
+pub fn local_to_unix(tz: Tz, ndt: NaiveDateTime) -> i64 {
+    match tz.from_local_datetime(&ndt) {
+        LocalResult::Single(t) => t.timestamp(),
+        LocalResult::Ambiguous(early, _) => early.timestamp(),
+        LocalResult::None => {
+            let later = ndt + chrono::Duration::hours(1);
+            match tz.from_local_datetime(&later) {
+                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.timestamp(),
+                LocalResult::None => ndt.and_utc().timestamp(),
+            }
+        }
+    }
+}
+
+/// 00:00 of `day` in `tz`, as Unix seconds.
+pub fn midnight(day: NaiveDate, tz: Tz) -> i64 {
+    local_to_unix(tz, day.and_time(chrono::NaiveTime::MIN))
+}
+
+/// Formats Unix seconds as RFC 3339 UTC (`2026-11-10T18:00:00Z`).
+pub fn rfc3339(ts: i64) -> String {
+    DateTime::from_timestamp(ts, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| ts.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> i64 {
+        DateTime::parse_from_rfc3339(s).expect("valid").timestamp()
+    }
+
+    #[test]
+    fn rfc3339_variants() {
+        let f = TimeFormat::Rfc3339;
+        assert_eq!(f.parse_value("2026-11-10T18:00:00Z", Tz::UTC), Ok(Published::Instant(ts("2026-11-10T18:00:00Z"))));
+        assert_eq!(
+            f.parse_value("2026-11-10T10:00:00", Tz::America__Los_Angeles),
+            Ok(Published::Instant(ts("2026-11-10T18:00:00Z")))
+        );
+        assert_eq!(
+            f.parse_value("2026-11-10", Tz::UTC),
+            Ok(Published::Day(NaiveDate::from_ymd_opt(2026, 11, 10).expect("date"), Tz::UTC))
+        );
+        assert!(f.parse_value("Nov 10", Tz::UTC).is_err());
+    }
+
+    #[test]
+    fn patterns() {
+        let f = TimeFormat::parse("%m/%d/%Y %H:%M").expect("valid");
+        assert_eq!(
+            f.parse_value("11/10/2026 13:30", Tz::America__New_York),
+            Ok(Published::Instant(ts("2026-11-10T18:30:00Z")))
+        );
+        let f = TimeFormat::parse("%m/%d/%Y").expect("valid");
+        assert_eq!(
+            f.parse_value(" 3/12/2024 ", Tz::UTC),
+            Ok(Published::Day(NaiveDate::from_ymd_opt(2024, 3, 12).expect("date"), Tz::UTC))
+        );
+        let f = TimeFormat::parse("%s").expect("valid");
+        assert_eq!(f.parse_value("1700000000", Tz::UTC), Ok(Published::Instant(1_700_000_000)));
+        assert!(TimeFormat::parse("%H:%M").is_err(), "no date");
+        assert!(TimeFormat::parse("%Q").is_err());
+    }
+
+    #[test]
+    fn dst_gap_and_overlap() {
+        let la = Tz::America__Los_Angeles;
+        // 2024-03-10 02:30 does not exist in Los Angeles; it is read as 03:30 PDT.
+        let gap = NaiveDate::from_ymd_opt(2024, 3, 10).and_then(|d| d.and_hms_opt(2, 30, 0)).expect("t");
+        assert_eq!(local_to_unix(la, gap), ts("2024-03-10T10:30:00Z"));
+        // 2024-11-03 01:30 happens twice; the first (PDT) is taken.
+        let overlap = NaiveDate::from_ymd_opt(2024, 11, 3).and_then(|d| d.and_hms_opt(1, 30, 0)).expect("t");
+        assert_eq!(local_to_unix(la, overlap), ts("2024-11-03T08:30:00Z"));
+        assert_eq!(midnight(NaiveDate::from_ymd_opt(2024, 7, 1).expect("d"), la), ts("2024-07-01T07:00:00Z"));
+    }
+}
