@@ -462,11 +462,13 @@ fn parse_raw(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
     });
     result.map_err(|e| {
         let location = e.location();
-        let key = if failing_path == "." {
-            String::new()
-        } else {
-            failing_path.clone()
-        };
+        // Drop the path segments serde adds for wrappers (`Spanned` values, unknown positions).
+        let key = failing_path
+            .split('.')
+            .filter(|seg| !seg.is_empty() && *seg != "?")
+            .collect::<Vec<_>>()
+            .join(".");
+        let key = key.strip_suffix(".value").unwrap_or(&key).to_string();
         let mut message = e.to_string();
         // The library appends its own position; the file:line:column prefix already says it.
         if let Some(idx) = message.find(" at line ") {
@@ -942,6 +944,15 @@ impl Validator<'_> {
     }
 
     fn url(&self, url: &S<String>, key: &str) -> Result<String, ConfigError> {
+        // `file:relative/path` is resolved against the configuration file's directory, as
+        // Prometheus resolves relative paths in its own configuration.
+        if let Some(rel) = url.value.strip_prefix("file:").filter(|r| !r.starts_with('/') && !r.is_empty()) {
+            let dir = self.file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = std::path::absolute(dir).map_err(|e| self.err(Some(url), key, format!("cannot resolve {rel:?}: {e}")))?;
+            return url::Url::from_file_path(dir.join(rel))
+                .map(|u| u.to_string())
+                .map_err(|_| self.err(Some(url), key, format!("cannot resolve {rel:?} to a file URL")));
+        }
         let parsed = url::Url::parse(&url.value).map_err(|e| self.err(Some(url), key, format!("invalid URL: {e}")))?;
         match parsed.scheme() {
             "http" | "https" => {
@@ -1361,9 +1372,18 @@ sources:
     }
 
     #[test]
-    fn file_urls_must_be_absolute() {
+    fn file_urls_absolute_or_relative_to_the_config() {
         let e = error(&GOOD.replace("file:///tmp/releases.json", "file://releases.json"));
         assert!(e.contains("sources.pmimport.url"), "{e}");
+        let text = GOOD.replace("file:///tmp/releases.json", "file:fixtures/releases.json");
+        let c = Config::parse(Path::new("/etc/patchlag/patchlag.yml"), &text).expect("valid");
+        assert_eq!(c.source("pmimport").expect("source").url, "file:///etc/patchlag/fixtures/releases.json");
+    }
+
+    #[test]
+    fn serde_errors_name_the_key() {
+        let e = error("tiers:\n  english:\n    goal: [1]\n");
+        assert_eq!(e, "test.yml:3:11: tiers.english.goal: expected string scalar");
     }
 
     #[test]
