@@ -56,7 +56,12 @@ fn write<T>(lock: &RwLock<T>, value: T) {
 }
 
 impl App {
-    pub fn new(config: Config, config_path: PathBuf, store: Store, clock: Clock) -> Result<Arc<App>, String> {
+    pub fn new(
+        config: Config,
+        config_path: PathBuf,
+        store: Store,
+        clock: Clock,
+    ) -> Result<Arc<App>, String> {
         let config = Arc::new(config);
         let data = store.load().map_err(|e| e.to_string())?;
         let snapshot = Arc::new(Snapshot::build(config.clone(), data));
@@ -66,7 +71,10 @@ impl App {
             config_path,
             config: RwLock::new(config),
             snapshot: RwLock::new(snapshot),
-            reload_status: Mutex::new(ReloadStatus { successful: true, last_success: clock.now() }),
+            reload_status: Mutex::new(ReloadStatus {
+                successful: true,
+                last_success: clock.now(),
+            }),
             reload_lock: tokio::sync::Mutex::new(()),
             refresh_lock: tokio::sync::Mutex::new(()),
             pollers: Mutex::new(Vec::new()),
@@ -92,22 +100,39 @@ impl App {
         let handles: Vec<_> = config
             .sources
             .iter()
-            .map(|s| tokio::spawn(crate::poller::run(self.clone(), config.clone(), s.name.clone())))
+            .map(|s| {
+                tokio::spawn(crate::poller::run(
+                    self.clone(),
+                    config.clone(),
+                    s.name.clone(),
+                ))
+            })
             .collect();
-        let old = std::mem::replace(&mut *self.pollers.lock().unwrap_or_else(|p| p.into_inner()), handles);
+        let old = std::mem::replace(
+            &mut *self.pollers.lock().unwrap_or_else(|p| p.into_inner()),
+            handles,
+        );
         for h in old {
             h.abort();
         }
     }
 
     pub fn stop_pollers(&self) {
-        for h in self.pollers.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        for h in self
+            .pollers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
             h.abort();
         }
     }
 
     pub fn mark_polled(&self, source: &str) {
-        self.polled.lock().unwrap_or_else(|p| p.into_inner()).insert(source.to_string());
+        self.polled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(source.to_string());
     }
 
     /// Sources still waiting for their first poll; empty when ready.
@@ -144,17 +169,25 @@ impl App {
         let now = self.clock.now();
         match loaded {
             Err(e) => {
-                self.reload_status.lock().unwrap_or_else(|p| p.into_inner()).successful = false;
+                self.reload_status
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .successful = false;
                 tracing::error!(error = %e, "configuration reload failed; keeping the running configuration");
                 Err(e.to_string())
             }
             Ok(config) => {
                 let old = self.config();
                 if config.storage_path != old.storage_path {
-                    tracing::warn!("storage.path changed: the new database is used after a restart");
+                    tracing::warn!(
+                        "storage.path changed: the new database is used after a restart"
+                    );
                 }
                 write(&self.config, Arc::new(config));
-                *self.reload_status.lock().unwrap_or_else(|p| p.into_inner()) = ReloadStatus { successful: true, last_success: now };
+                *self.reload_status.lock().unwrap_or_else(|p| p.into_inner()) = ReloadStatus {
+                    successful: true,
+                    last_success: now,
+                };
                 self.refresh().await?;
                 self.start_pollers();
                 tracing::info!(file = %self.config_path.display(), "configuration reloaded");

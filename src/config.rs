@@ -210,7 +210,9 @@ pub enum Tiering {
     Fixed(Vec<String>),
     /// A value extracted from the record (JSONPath, column, selector), optionally mapped; without a
     /// map the value itself must be a tier name.
-    Extracted { map: Option<BTreeMap<String, String>> },
+    Extracted {
+        map: Option<BTreeMap<String, String>>,
+    },
     /// Feeds: a record belongs to every tier whose regex matches its title.
     FromTitle(Vec<(String, RegexEq)>),
 }
@@ -479,7 +481,12 @@ fn parse_raw(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
             line: location.map(|l| l.line() as usize).filter(|l| *l > 0),
             column: location.map(|l| l.column() as usize).filter(|c| *c > 0),
             key,
-            message: message.lines().next().unwrap_or_default().trim().to_string(),
+            message: message
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
         }
     })
 }
@@ -565,12 +572,8 @@ impl RawSource {
     /// The optional keys that are set, with their locations, for the per-kind key check.
     fn present_keys(&self) -> Vec<(&'static str, Option<(usize, usize)>)> {
         fn loc<T>(v: &Option<S<T>>) -> Option<(usize, usize)> {
-            v.as_ref().map(|s| {
-                (
-                    s.referenced.line() as usize,
-                    s.referenced.column() as usize,
-                )
-            })
+            v.as_ref()
+                .map(|s| (s.referenced.line() as usize, s.referenced.column() as usize))
         }
         let mut keys = Vec::new();
         macro_rules! key {
@@ -604,17 +607,29 @@ impl RawSource {
 }
 
 impl Validator<'_> {
-    fn err<T>(&self, at: Option<&S<T>>, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    fn err<T>(
+        &self,
+        at: Option<&S<T>>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         ConfigError {
             file: self.file.to_path_buf(),
             line: at.map(|s| s.referenced.line() as usize).filter(|l| *l > 0),
-            column: at.map(|s| s.referenced.column() as usize).filter(|c| *c > 0),
+            column: at
+                .map(|s| s.referenced.column() as usize)
+                .filter(|c| *c > 0),
             key: key.into(),
             message: message.into(),
         }
     }
 
-    fn err_at(&self, at: Option<(usize, usize)>, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    fn err_at(
+        &self,
+        at: Option<(usize, usize)>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         ConfigError {
             file: self.file.to_path_buf(),
             line: at.map(|l| l.0).filter(|l| *l > 0),
@@ -654,7 +669,11 @@ impl Validator<'_> {
         };
         let default_max_body = match &raw.defaults.max_body_bytes {
             Some(v) if v.value == 0 => {
-                return Err(self.err(Some(v), "defaults.max_body_bytes", "must be greater than zero"))
+                return Err(self.err(
+                    Some(v),
+                    "defaults.max_body_bytes",
+                    "must be greater than zero",
+                ))
             }
             Some(v) => v.value,
             None => DEFAULT_MAX_BODY_BYTES,
@@ -711,7 +730,8 @@ impl Validator<'_> {
             }
             let since = match &t.since {
                 Some(s) => Some(
-                    parse_since(&s.value).map_err(|m| self.err(Some(s), format!("tiers.{name}.since"), m))?,
+                    parse_since(&s.value)
+                        .map_err(|m| self.err(Some(s), format!("tiers.{name}.since"), m))?,
                 ),
                 None => None,
             };
@@ -763,7 +783,11 @@ impl Validator<'_> {
         })
     }
 
-    fn metrics(&self, raw: &RawMetrics, tiers: &[TierConfig]) -> Result<MetricsConfig, ConfigError> {
+    fn metrics(
+        &self,
+        raw: &RawMetrics,
+        tiers: &[TierConfig],
+    ) -> Result<MetricsConfig, ConfigError> {
         let series_window = match &raw.series_window {
             Some(v) => self.positive_duration(v, "metrics.series_window")?,
             None => DEFAULT_SERIES_WINDOW,
@@ -834,12 +858,19 @@ impl Validator<'_> {
             return Err(self.err(
                 Some(&src.kind),
                 key("kind"),
-                format!("unknown kind {kind:?}, expected one of {}", KIND_NAMES.join(", ")),
+                format!(
+                    "unknown kind {kind:?}, expected one of {}",
+                    KIND_NAMES.join(", ")
+                ),
             ));
         }
         match (kind, role) {
             ("msrc", Role::Releases) => {
-                return Err(self.err(Some(&src.role), key("role"), "kind msrc is a bulletin source: use role bulletins"))
+                return Err(self.err(
+                    Some(&src.role),
+                    key("role"),
+                    "kind msrc is a bulletin source: use role bulletins",
+                ))
             }
             ("http_resource", Role::Bulletins) => {
                 return Err(self.err(
@@ -855,7 +886,12 @@ impl Validator<'_> {
             if !allowed.contains(&k) && !COMMON_KEYS.contains(&k) {
                 return Err(self.err_at(at, key(k), format!("not a setting of kind {kind}")));
             }
-            if role == Role::Bulletins && matches!(k, "tier" | "tier_map" | "tiers" | "tier_from_title" | "covers" | "tier_regex") {
+            if role == Role::Bulletins
+                && matches!(
+                    k,
+                    "tier" | "tier_map" | "tiers" | "tier_from_title" | "covers" | "tier_regex"
+                )
+            {
                 return Err(self.err_at(
                     at,
                     key(k),
@@ -874,16 +910,23 @@ impl Validator<'_> {
             None => defaults.1,
         };
         let max_body_bytes = match &src.max_body_bytes {
-            Some(v) if v.value == 0 => return Err(self.err(Some(v), key("max_body_bytes"), "must be greater than zero")),
+            Some(v) if v.value == 0 => {
+                return Err(self.err(Some(v), key("max_body_bytes"), "must be greater than zero"))
+            }
             Some(v) => v.value,
             None => defaults.2,
         };
         let proxy_url = match &src.proxy_url {
             Some(p) => {
-                let parsed = url::Url::parse(&p.value)
-                    .map_err(|e| self.err(Some(p), key("proxy_url"), format!("invalid URL: {e}")))?;
+                let parsed = url::Url::parse(&p.value).map_err(|e| {
+                    self.err(Some(p), key("proxy_url"), format!("invalid URL: {e}"))
+                })?;
                 if !matches!(parsed.scheme(), "http" | "https" | "socks5" | "socks5h") {
-                    return Err(self.err(Some(p), key("proxy_url"), "scheme must be http, https or socks5"));
+                    return Err(self.err(
+                        Some(p),
+                        key("proxy_url"),
+                        "scheme must be http, https or socks5",
+                    ));
                 }
                 Some(p.value.clone())
             }
@@ -892,10 +935,18 @@ impl Validator<'_> {
         let mut headers = Vec::new();
         for (k, v) in &src.headers {
             if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
-                return Err(self.err(Some(&src.url), key(&format!("headers.{k}")), "invalid header name"));
+                return Err(self.err(
+                    Some(&src.url),
+                    key(&format!("headers.{k}")),
+                    "invalid header name",
+                ));
             }
             if reqwest::header::HeaderValue::from_str(v).is_err() {
-                return Err(self.err(Some(&src.url), key(&format!("headers.{k}")), "invalid header value"));
+                return Err(self.err(
+                    Some(&src.url),
+                    key(&format!("headers.{k}")),
+                    "invalid header value",
+                ));
             }
             headers.push((k.clone(), v.clone()));
         }
@@ -904,7 +955,11 @@ impl Validator<'_> {
                 ca_file: match &t.ca_file {
                     Some(f) => {
                         if !Path::new(&f.value).is_file() {
-                            return Err(self.err(Some(f), key("tls.ca_file"), format!("no such file: {}", f.value)));
+                            return Err(self.err(
+                                Some(f),
+                                key("tls.ca_file"),
+                                format!("no such file: {}", f.value),
+                            ));
                         }
                         Some(PathBuf::from(&f.value))
                     }
@@ -924,7 +979,13 @@ impl Validator<'_> {
             _ => KindConfig::HttpResource(HttpResourceConfig {
                 tiering: match self.tiering(name, src, role, tier_names, false)? {
                     Some(t) => t,
-                    None => return Err(self.err(Some(&src.kind), key("tiers"), "required for kind http_resource")),
+                    None => {
+                        return Err(self.err(
+                            Some(&src.kind),
+                            key("tiers"),
+                            "required for kind http_resource",
+                        ))
+                    }
                 },
             }),
         };
@@ -946,14 +1007,30 @@ impl Validator<'_> {
     fn url(&self, url: &S<String>, key: &str) -> Result<String, ConfigError> {
         // `file:relative/path` is resolved against the configuration file's directory, as
         // Prometheus resolves relative paths in its own configuration.
-        if let Some(rel) = url.value.strip_prefix("file:").filter(|r| !r.starts_with('/') && !r.is_empty()) {
-            let dir = self.file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let dir = std::path::absolute(dir).map_err(|e| self.err(Some(url), key, format!("cannot resolve {rel:?}: {e}")))?;
+        if let Some(rel) = url
+            .value
+            .strip_prefix("file:")
+            .filter(|r| !r.starts_with('/') && !r.is_empty())
+        {
+            let dir = self
+                .file
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let dir = std::path::absolute(dir)
+                .map_err(|e| self.err(Some(url), key, format!("cannot resolve {rel:?}: {e}")))?;
             return url::Url::from_file_path(dir.join(rel))
                 .map(|u| u.to_string())
-                .map_err(|_| self.err(Some(url), key, format!("cannot resolve {rel:?} to a file URL")));
+                .map_err(|_| {
+                    self.err(
+                        Some(url),
+                        key,
+                        format!("cannot resolve {rel:?} to a file URL"),
+                    )
+                });
         }
-        let parsed = url::Url::parse(&url.value).map_err(|e| self.err(Some(url), key, format!("invalid URL: {e}")))?;
+        let parsed = url::Url::parse(&url.value)
+            .map_err(|e| self.err(Some(url), key, format!("invalid URL: {e}")))?;
         match parsed.scheme() {
             "http" | "https" => {
                 if parsed.host_str().is_none_or(str::is_empty) {
@@ -962,11 +1039,19 @@ impl Validator<'_> {
             }
             "file" => {
                 if parsed.to_file_path().is_err() || !url.value.starts_with("file:///") {
-                    return Err(self.err(Some(url), key, "file URLs must be absolute: file:///path/to/file"));
+                    return Err(self.err(
+                        Some(url),
+                        key,
+                        "file URLs must be absolute: file:///path/to/file",
+                    ));
                 }
             }
             other => {
-                return Err(self.err(Some(url), key, format!("unsupported scheme {other:?}: use http, https or file")))
+                return Err(self.err(
+                    Some(url),
+                    key,
+                    format!("unsupported scheme {other:?}: use http, https or file"),
+                ))
             }
         }
         Ok(url.value.clone())
@@ -999,29 +1084,52 @@ impl Validator<'_> {
 
     fn regex(&self, value: &Option<S<String>>, key: String) -> Result<Option<Regex>, ConfigError> {
         match value {
-            Some(v) => Regex::new(&v.value)
-                .map(Some)
-                .map_err(|e| self.err(Some(v), key, format!("invalid regex: {}", one_line(&e.to_string())))),
+            Some(v) => Regex::new(&v.value).map(Some).map_err(|e| {
+                self.err(
+                    Some(v),
+                    key,
+                    format!("invalid regex: {}", one_line(&e.to_string())),
+                )
+            }),
             None => Ok(None),
         }
     }
 
-    fn capture_regex(&self, value: &Option<S<String>>, key: String) -> Result<Option<Regex>, ConfigError> {
+    fn capture_regex(
+        &self,
+        value: &Option<S<String>>,
+        key: String,
+    ) -> Result<Option<Regex>, ConfigError> {
         let re = self.regex(value, key.clone())?;
         if let (Some(re), Some(v)) = (&re, value) {
             if re.captures_len() < 2 {
-                return Err(self.err(Some(v), key, "needs one capture group, e.g. \"Version (\\\\S+)\""));
+                return Err(self.err(
+                    Some(v),
+                    key,
+                    "needs one capture group, e.g. \"Version (\\\\S+)\"",
+                ));
             }
         }
         Ok(re)
     }
 
     fn jsonpath(&self, value: &S<String>, key: String) -> Result<JsonPath, ConfigError> {
-        JsonPath::parse(&value.value)
-            .map_err(|e| self.err(Some(value), key, format!("invalid JSONPath: {}", one_line(&e.to_string()))))
+        JsonPath::parse(&value.value).map_err(|e| {
+            self.err(
+                Some(value),
+                key,
+                format!("invalid JSONPath: {}", one_line(&e.to_string())),
+            )
+        })
     }
 
-    fn required<'s>(&self, name: &str, src: &'s RawSource, value: &'s Option<S<String>>, k: &str) -> Result<&'s S<String>, ConfigError> {
+    fn required<'s>(
+        &self,
+        name: &str,
+        src: &'s RawSource,
+        value: &'s Option<S<String>>,
+        k: &str,
+    ) -> Result<&'s S<String>, ConfigError> {
         value.as_ref().ok_or_else(|| {
             self.err(
                 Some(&src.kind),
@@ -1056,11 +1164,19 @@ impl Validator<'_> {
                 }
             }
             if src.tier.is_none() {
-                return Err(self.err(Some(map), key("tier_map"), "needs `tier` (the value to map)"));
+                return Err(self.err(
+                    Some(map),
+                    key("tier_map"),
+                    "needs `tier` (the value to map)",
+                ));
             }
         }
         match (&src.tier, &src.tiers) {
-            (Some(t), Some(_)) => Err(self.err(Some(t), key("tier"), "set either `tier` or `tiers`, not both")),
+            (Some(t), Some(_)) => Err(self.err(
+                Some(t),
+                key("tier"),
+                "set either `tier` or `tiers`, not both",
+            )),
             (Some(t), None) if extractable => {
                 let _ = t;
                 Ok(Some(Tiering::Extracted {
@@ -1074,7 +1190,11 @@ impl Validator<'_> {
                 }
                 for tier in &list.value {
                     if !tier_names.contains(tier.as_str()) {
-                        return Err(self.err(Some(list), key("tiers"), format!("unknown tier {tier:?}")));
+                        return Err(self.err(
+                            Some(list),
+                            key("tiers"),
+                            format!("unknown tier {tier:?}"),
+                        ));
                     }
                 }
                 Ok(Some(Tiering::Fixed(list.value.clone())))
@@ -1105,15 +1225,26 @@ impl Validator<'_> {
         let release_time = match &src.release_time {
             Some(t) => NaiveTime::parse_from_str(&t.value, "%H:%M")
                 .or_else(|_| NaiveTime::parse_from_str(&t.value, "%H:%M:%S"))
-                .map_err(|_| self.err(Some(t), format!("sources.{name}.release_time"), "expected HH:MM, e.g. \"10:00\""))?,
-            None => NaiveTime::parse_from_str(DEFAULT_MSRC_RELEASE_TIME, "%H:%M")
-                .map_err(|_| self.err::<()>(None, format!("sources.{name}.release_time"), "bad default"))?,
+                .map_err(|_| {
+                    self.err(
+                        Some(t),
+                        format!("sources.{name}.release_time"),
+                        "expected HH:MM, e.g. \"10:00\"",
+                    )
+                })?,
+            None => {
+                NaiveTime::parse_from_str(DEFAULT_MSRC_RELEASE_TIME, "%H:%M").map_err(|_| {
+                    self.err::<()>(None, format!("sources.{name}.release_time"), "bad default")
+                })?
+            }
         };
-        let exclude_title = match self.regex(&src.exclude_title, format!("sources.{name}.exclude_title"))? {
-            Some(re) => re,
-            None => Regex::new(DEFAULT_MSRC_EXCLUDE_TITLE)
-                .map_err(|e| self.err::<()>(None, format!("sources.{name}.exclude_title"), e.to_string()))?,
-        };
+        let exclude_title =
+            match self.regex(&src.exclude_title, format!("sources.{name}.exclude_title"))? {
+                Some(re) => re,
+                None => Regex::new(DEFAULT_MSRC_EXCLUDE_TITLE).map_err(|e| {
+                    self.err::<()>(None, format!("sources.{name}.exclude_title"), e.to_string())
+                })?,
+            };
         Ok(MsrcConfig {
             timezone: self.timezone(name, src, DEFAULT_MSRC_TIMEZONE)?,
             release_time,
@@ -1121,11 +1252,20 @@ impl Validator<'_> {
         })
     }
 
-    fn json(&self, name: &str, src: &RawSource, role: Role, tier_names: &BTreeSet<&str>) -> Result<JsonConfig, ConfigError> {
+    fn json(
+        &self,
+        name: &str,
+        src: &RawSource,
+        role: Role,
+        tier_names: &BTreeSet<&str>,
+    ) -> Result<JsonConfig, ConfigError> {
         let key = |k: &str| format!("sources.{name}.{k}");
         let items = self.jsonpath(self.required(name, src, &src.items, "items")?, key("items"))?;
         let id = self.jsonpath(self.required(name, src, &src.id, "id")?, key("id"))?;
-        let published = self.jsonpath(self.required(name, src, &src.published, "published")?, key("published"))?;
+        let published = self.jsonpath(
+            self.required(name, src, &src.published, "published")?,
+            key("published"),
+        )?;
         let opt = |v: &Option<S<String>>, k: &str| -> Result<Option<JsonPath>, ConfigError> {
             v.as_ref().map(|v| self.jsonpath(v, key(k))).transpose()
         };
@@ -1141,10 +1281,19 @@ impl Validator<'_> {
         })
     }
 
-    fn csv(&self, name: &str, src: &RawSource, role: Role, tier_names: &BTreeSet<&str>) -> Result<CsvConfig, ConfigError> {
+    fn csv(
+        &self,
+        name: &str,
+        src: &RawSource,
+        role: Role,
+        tier_names: &BTreeSet<&str>,
+    ) -> Result<CsvConfig, ConfigError> {
         Ok(CsvConfig {
             id: self.required(name, src, &src.id, "id")?.value.clone(),
-            published: self.required(name, src, &src.published, "published")?.value.clone(),
+            published: self
+                .required(name, src, &src.published, "published")?
+                .value
+                .clone(),
             title: src.title.as_ref().map(|v| v.value.clone()),
             tier: src.tier.as_ref().map(|v| v.value.clone()),
             covers: src.covers.as_ref().map(|v| v.value.clone()),
@@ -1153,27 +1302,49 @@ impl Validator<'_> {
         })
     }
 
-    fn feed(&self, name: &str, src: &RawSource, role: Role, tier_names: &BTreeSet<&str>) -> Result<FeedConfig, ConfigError> {
+    fn feed(
+        &self,
+        name: &str,
+        src: &RawSource,
+        role: Role,
+        tier_names: &BTreeSet<&str>,
+    ) -> Result<FeedConfig, ConfigError> {
         let key = |k: &str| format!("sources.{name}.{k}");
         let mut tiering = self.tiering(name, src, role, tier_names, false)?;
         if let Some(map) = &src.tier_from_title {
             if tiering.is_some() {
-                return Err(self.err(Some(map), key("tier_from_title"), "set either `tier_from_title` or `tiers`, not both"));
+                return Err(self.err(
+                    Some(map),
+                    key("tier_from_title"),
+                    "set either `tier_from_title` or `tiers`, not both",
+                ));
             }
             let mut list = Vec::new();
             for (tier, re) in &map.value {
                 if !tier_names.contains(tier.as_str()) {
-                    return Err(self.err(Some(map), key(&format!("tier_from_title.{tier}")), "unknown tier"));
+                    return Err(self.err(
+                        Some(map),
+                        key(&format!("tier_from_title.{tier}")),
+                        "unknown tier",
+                    ));
                 }
                 let re = Regex::new(re).map_err(|e| {
-                    self.err(Some(map), key(&format!("tier_from_title.{tier}")), format!("invalid regex: {}", one_line(&e.to_string())))
+                    self.err(
+                        Some(map),
+                        key(&format!("tier_from_title.{tier}")),
+                        format!("invalid regex: {}", one_line(&e.to_string())),
+                    )
                 })?;
                 list.push((tier.clone(), RegexEq(re)));
             }
             tiering = Some(Tiering::FromTitle(list));
         }
         if role == Role::Releases && tiering.is_none() {
-            return Err(self.err(Some(&src.kind), key("tiers"), "a feed release source needs `tiers` or `tier_from_title`"));
+            return Err(self.err(
+                Some(&src.kind),
+                key("tiers"),
+                "a feed release source needs `tiers` or `tier_from_title`",
+            ));
         }
         Ok(FeedConfig {
             title_match: self.regex(&src.title_match, key("title_match"))?,
@@ -1182,16 +1353,26 @@ impl Validator<'_> {
         })
     }
 
-    fn html(&self, name: &str, src: &RawSource, role: Role, tier_names: &BTreeSet<&str>) -> Result<HtmlConfig, ConfigError> {
+    fn html(
+        &self,
+        name: &str,
+        src: &RawSource,
+        role: Role,
+        tier_names: &BTreeSet<&str>,
+    ) -> Result<HtmlConfig, ConfigError> {
         let key = |k: &str| format!("sources.{name}.{k}");
         let covers_regex = match self.capture_regex(&src.covers_regex, key("covers_regex"))? {
             Some(re) => re,
-            None => Regex::new(DEFAULT_COVERS_REGEX).map_err(|e| self.err::<()>(None, key("covers_regex"), e.to_string()))?,
+            None => Regex::new(DEFAULT_COVERS_REGEX)
+                .map_err(|e| self.err::<()>(None, key("covers_regex"), e.to_string()))?,
         };
         Ok(HtmlConfig {
             rows: self.required(name, src, &src.rows, "rows")?.value.clone(),
             id: self.required(name, src, &src.id, "id")?.value.clone(),
-            published: self.required(name, src, &src.published, "published")?.value.clone(),
+            published: self
+                .required(name, src, &src.published, "published")?
+                .value
+                .clone(),
             title: src.title.as_ref().map(|v| v.value.clone()),
             tier: src.tier.as_ref().map(|v| v.value.clone()),
             covers: src.covers.as_ref().map(|v| v.value.clone()),
@@ -1288,13 +1469,26 @@ sources:
         match &msrc.kind {
             KindConfig::Msrc(m) => {
                 assert_eq!(m.timezone, Tz::America__Los_Angeles);
-                assert_eq!(m.release_time, NaiveTime::from_hms_opt(10, 0, 0).expect("time"));
+                assert_eq!(
+                    m.release_time,
+                    NaiveTime::from_hms_opt(10, 0, 0).expect("time")
+                );
             }
             other => panic!("unexpected kind {other:?}"),
         }
-        assert!(c.source("pmimport").expect("pm").may_release_tier("english"));
-        assert!(!c.source("pmimport").expect("pm").may_release_tier("office365"));
-        assert_eq!(c.metrics.latency_buckets.len(), 10, "goals 24h and 48h already are default buckets");
+        assert!(c
+            .source("pmimport")
+            .expect("pm")
+            .may_release_tier("english"));
+        assert!(!c
+            .source("pmimport")
+            .expect("pm")
+            .may_release_tier("office365"));
+        assert_eq!(
+            c.metrics.latency_buckets.len(),
+            10,
+            "goals 24h and 48h already are default buckets"
+        );
         assert_eq!(c.metrics.at_risk_ratio, 0.75);
     }
 
@@ -1330,29 +1524,53 @@ sources:
 
     #[test]
     fn unknown_bulletin_source() {
-        let text = GOOD.replace("bulletins: [msrc]\n    since", "bulletins: [nvd]\n    since");
-        assert_eq!(error(&text), "test.yml:7:17: tiers.english.bulletins: unknown source \"nvd\"");
+        let text = GOOD.replace(
+            "bulletins: [msrc]\n    since",
+            "bulletins: [nvd]\n    since",
+        );
+        assert_eq!(
+            error(&text),
+            "test.yml:7:17: tiers.english.bulletins: unknown source \"nvd\""
+        );
     }
 
     #[test]
     fn key_of_another_kind() {
         let text = GOOD.replace("    kind: msrc\n", "    kind: msrc\n    items: $.x\n");
-        assert_eq!(error(&text), "test.yml:16:12: sources.msrc.items: not a setting of kind msrc");
+        assert_eq!(
+            error(&text),
+            "test.yml:16:12: sources.msrc.items: not a setting of kind msrc"
+        );
     }
 
     #[test]
     fn tier_map_to_unknown_tier() {
-        let text = GOOD.replace("\"All languages\": other_languages", "\"All languages\": martian");
+        let text = GOOD.replace(
+            "\"All languages\": other_languages",
+            "\"All languages\": martian",
+        );
         let e = error(&text);
-        assert!(e.contains("sources.pmimport.tier_map.All languages: unknown tier \"martian\""), "{e}");
+        assert!(
+            e.contains("sources.pmimport.tier_map.All languages: unknown tier \"martian\""),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_jsonpath_and_timezone() {
         let e = error(&GOOD.replace("items: $.releases[*]", "items: $.releases[*"));
-        assert!(e.contains("sources.pmimport.items: invalid JSONPath"), "{e}");
-        let e = error(&GOOD.replace("    covers: $.bulletins[*]\n", "    covers: $.bulletins[*]\n    timezone: Mars/Olympus\n"));
-        assert!(e.contains("sources.pmimport.timezone: unknown IANA time zone \"Mars/Olympus\""), "{e}");
+        assert!(
+            e.contains("sources.pmimport.items: invalid JSONPath"),
+            "{e}"
+        );
+        let e = error(&GOOD.replace(
+            "    covers: $.bulletins[*]\n",
+            "    covers: $.bulletins[*]\n    timezone: Mars/Olympus\n",
+        ));
+        assert!(
+            e.contains("sources.pmimport.timezone: unknown IANA time zone \"Mars/Olympus\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1364,11 +1582,15 @@ sources:
 
     #[test]
     fn release_source_needs_tiers() {
-        let text = GOOD
-            .replace("    tier: $.language\n", "")
-            .replace("    tier_map: {English: english, \"All languages\": other_languages}\n", "");
+        let text = GOOD.replace("    tier: $.language\n", "").replace(
+            "    tier_map: {English: english, \"All languages\": other_languages}\n",
+            "",
+        );
         let e = error(&text);
-        assert!(e.contains("sources.pmimport.tier: a release source needs"), "{e}");
+        assert!(
+            e.contains("sources.pmimport.tier: a release source needs"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1377,13 +1599,19 @@ sources:
         assert!(e.contains("sources.pmimport.url"), "{e}");
         let text = GOOD.replace("file:///tmp/releases.json", "file:fixtures/releases.json");
         let c = Config::parse(Path::new("/etc/patchlag/patchlag.yml"), &text).expect("valid");
-        assert_eq!(c.source("pmimport").expect("source").url, "file:///etc/patchlag/fixtures/releases.json");
+        assert_eq!(
+            c.source("pmimport").expect("source").url,
+            "file:///etc/patchlag/fixtures/releases.json"
+        );
     }
 
     #[test]
     fn serde_errors_name_the_key() {
         let e = error("tiers:\n  english:\n    goal: [1]\n");
-        assert_eq!(e, "test.yml:3:11: tiers.english.goal: expected string scalar");
+        assert_eq!(
+            e,
+            "test.yml:3:11: tiers.english.goal: expected string scalar"
+        );
     }
 
     #[test]

@@ -53,7 +53,13 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".to_string();
     }
     let mut out = String::new();
-    for (unit, factor) in [("d", 86_400_000u64), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+    for (unit, factor) in [
+        ("d", 86_400_000u64),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
         if ms >= factor {
             out.push_str(&format!("{}{unit}", ms / factor));
             ms %= factor;
@@ -80,13 +86,27 @@ mod tests {
             ("0s", 0),
         ];
         for (text, ms) in cases {
-            assert_eq!(parse_duration(text), Ok(Duration::from_millis(ms)), "{text}");
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn rejects_garbage() {
-        for text in ["", "15", "m", "1.5h", "-1h", "1 h", "1hx", "1H", "99999999999999999999y"] {
+        for text in [
+            "",
+            "15",
+            "m",
+            "1.5h",
+            "-1h",
+            "1 h",
+            "1hx",
+            "1H",
+            "99999999999999999999y",
+        ] {
             assert!(parse_duration(text).is_err(), "{text}");
         }
     }

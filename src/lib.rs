@@ -18,3 +18,9 @@ pub mod snapshot;
 pub mod sources;
 pub mod store;
 pub mod timeparse;
+
+/// Selects the TLS crypto implementation (ring) for every client and server in the process.
+/// Safe to call more than once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

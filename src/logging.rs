@@ -31,11 +31,22 @@ pub fn init(level: Level, format: Format) {
         .with_target("patchlag-exporter", filter);
     let result = match format {
         Format::Logfmt => tracing_subscriber::registry()
-            .with(tracing_logfmt::builder().with_span_name(false).with_span_path(false).layer().with_writer(std::io::stderr))
+            .with(
+                tracing_logfmt::builder()
+                    .with_span_name(false)
+                    .with_span_path(false)
+                    .layer()
+                    .with_writer(std::io::stderr),
+            )
             .with(targets)
             .try_init(),
         Format::Json => tracing_subscriber::registry()
-            .with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).with_current_span(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr)
+                    .with_current_span(false),
+            )
             .with(targets)
             .try_init(),
     };

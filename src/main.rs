@@ -52,11 +52,20 @@ struct RunArgs {
     config_check: bool,
 
     /// SQLite database file [default: storage.path from the configuration, else patchlag.db].
-    #[arg(long = "storage.path", value_name = "FILE", help_heading = "Configuration")]
+    #[arg(
+        long = "storage.path",
+        value_name = "FILE",
+        help_heading = "Configuration"
+    )]
     storage_path: Option<PathBuf>,
 
     /// Address to listen on for HTTP (":9786" means every interface).
-    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9786", help_heading = "Web")]
+    #[arg(
+        long = "web.listen-address",
+        value_name = "ADDR",
+        default_value = ":9786",
+        help_heading = "Web"
+    )]
     listen_address: String,
 
     /// TLS and basic-auth settings (exporter-toolkit web configuration file).
@@ -64,11 +73,21 @@ struct RunArgs {
     web_config_file: Option<PathBuf>,
 
     /// Path under which metrics are exposed.
-    #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics", help_heading = "Web")]
+    #[arg(
+        long = "web.telemetry-path",
+        value_name = "PATH",
+        default_value = "/metrics",
+        help_heading = "Web"
+    )]
     telemetry_path: String,
 
     /// Concurrent /metrics requests served at once; beyond it, 503. 0 means no cap.
-    #[arg(long = "web.max-requests", value_name = "N", default_value_t = 0, help_heading = "Web")]
+    #[arg(
+        long = "web.max-requests",
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "Web"
+    )]
     max_requests: usize,
 
     #[command(flatten)]
@@ -82,11 +101,21 @@ struct RunArgs {
 #[derive(Args, Debug)]
 struct LogArgs {
     /// Only log messages at or above this level: debug, info, warn, error.
-    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info", help_heading = "Logging")]
+    #[arg(
+        long = "log.level",
+        value_name = "LEVEL",
+        default_value = "info",
+        help_heading = "Logging"
+    )]
     level: logging::Level,
 
     /// Log format: logfmt or json (to stderr).
-    #[arg(long = "log.format", value_name = "FORMAT", default_value = "logfmt", help_heading = "Logging")]
+    #[arg(
+        long = "log.format",
+        value_name = "FORMAT",
+        default_value = "logfmt",
+        help_heading = "Logging"
+    )]
     format: logging::Format,
 }
 
@@ -145,7 +174,10 @@ fn run(args: RunArgs) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    if !args.telemetry_path.starts_with('/') || ["/", "/-/healthy", "/-/ready", "/-/reload", "/api/v1/status"].contains(&args.telemetry_path.as_str()) {
+    if !args.telemetry_path.starts_with('/')
+        || ["/", "/-/healthy", "/-/ready", "/-/reload", "/api/v1/status"]
+            .contains(&args.telemetry_path.as_str())
+    {
         eprintln!("error: --web.telemetry-path {:?} must start with '/' and not be one of the built-in paths", args.telemetry_path);
         return ExitCode::from(EXIT_CONFIG);
     }
@@ -159,7 +191,10 @@ fn run(args: RunArgs) -> ExitCode {
             }
         },
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -172,9 +207,12 @@ fn run(args: RunArgs) -> ExitCode {
 async fn bind(address: &str) -> std::io::Result<TcpListener> {
     if let Some(port) = address.strip_prefix(':') {
         // ":9786" is every interface, as in Prometheus: dual-stack where IPv6 exists.
-        let port: u16 = port
-            .parse()
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid port in {address:?}")))?;
+        let port: u16 = port.parse().map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("invalid port in {address:?}"),
+            )
+        })?;
         return match TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
             Ok(l) => Ok(l),
             Err(_) => TcpListener::bind(SocketAddr::from(([0u8; 4], port))).await,
@@ -184,7 +222,7 @@ async fn bind(address: &str) -> std::io::Result<TcpListener> {
 }
 
 async fn serve(args: RunArgs, config: Config, clock: Clock) -> ExitCode {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    patchlag_exporter::install_crypto_provider();
     let storage_path = args
         .storage_path
         .clone()
@@ -230,7 +268,8 @@ async fn serve(args: RunArgs, config: Config, clock: Clock) -> ExitCode {
     let state = ServerState {
         app: app.clone(),
         telemetry_path: args.telemetry_path.clone(),
-        scrape_slots: (args.max_requests > 0).then(|| Arc::new(tokio::sync::Semaphore::new(args.max_requests))),
+        scrape_slots: (args.max_requests > 0)
+            .then(|| Arc::new(tokio::sync::Semaphore::new(args.max_requests))),
     };
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(address = %addr, "listening");

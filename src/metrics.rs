@@ -6,7 +6,9 @@
 //! beyond reading `/proc` for the standard process metrics.
 
 use prometheus::core::Collector;
-use prometheus::proto::{Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::proto::{
+    Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
+};
 use prometheus::{Encoder, TextEncoder};
 
 use crate::model::{goal_met_ratio, Pair};
@@ -108,11 +110,17 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
     {
         let f = fams.family(
             "bulletin_published_timestamp_seconds",
-            &format!("When the bulletin's clock started (its public release), in Unix seconds. {POLLED}"),
+            &format!(
+                "When the bulletin's clock started (its public release), in Unix seconds. {POLLED}"
+            ),
             MetricType::GAUGE,
         );
         for b in &recent {
-            gauge(f, &[("source", &b.source), ("bulletin", &b.id)], b.published as f64);
+            gauge(
+                f,
+                &[("source", &b.source), ("bulletin", &b.id)],
+                b.published as f64,
+            );
         }
         let f = fams.family(
             "bulletin_age_seconds",
@@ -120,11 +128,27 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
             MetricType::GAUGE,
         );
         for b in &recent {
-            gauge(f, &[("source", &b.source), ("bulletin", &b.id)], (now - b.published) as f64);
+            gauge(
+                f,
+                &[("source", &b.source), ("bulletin", &b.id)],
+                (now - b.published) as f64,
+            );
         }
-        let f = fams.family("bulletin_info", &format!("Descriptive labels of a bulletin; always 1. {POLLED}"), MetricType::GAUGE);
+        let f = fams.family(
+            "bulletin_info",
+            &format!("Descriptive labels of a bulletin; always 1. {POLLED}"),
+            MetricType::GAUGE,
+        );
         for b in &recent {
-            gauge(f, &[("source", &b.source), ("bulletin", &b.id), ("title", &b.title)], 1.0);
+            gauge(
+                f,
+                &[
+                    ("source", &b.source),
+                    ("bulletin", &b.id),
+                    ("title", &b.title),
+                ],
+                1.0,
+            );
         }
     }
 
@@ -136,7 +160,12 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
 
     // Pairs in the series window.
     let recent_pairs: Vec<&Pair> = pairs.iter().filter(|p| in_window(p)).collect();
-    let pair_labels = |p: &Pair| [("tier", model.tiers[p.tier].name.as_str()), ("bulletin", model.bulletins[p.bulletin].id.as_str())];
+    let pair_labels = |p: &Pair| {
+        [
+            ("tier", model.tiers[p.tier].name.as_str()),
+            ("bulletin", model.bulletins[p.bulletin].id.as_str()),
+        ]
+    };
     let f = fams.family(
         "goal_deadline_timestamp_seconds",
         &format!("When the tier's content for the bulletin is due (publication + goal), in Unix seconds. {POLLED}"),
@@ -173,7 +202,9 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
     }
     let f = fams.family(
         "goal_breached",
-        &format!("1 when the delay exceeds the tier's goal, released or still pending, else 0. {POLLED}"),
+        &format!(
+            "1 when the delay exceeds the tier's goal, released or still pending, else 0. {POLLED}"
+        ),
         MetricType::GAUGE,
     );
     for p in &recent_pairs {
@@ -188,7 +219,11 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
         MetricType::HISTOGRAM,
     );
     for (t, tier) in model.tiers.iter().enumerate() {
-        let delays: Vec<i64> = pairs.iter().filter(|p| p.tier == t && !p.pending()).map(|p| p.delay).collect();
+        let delays: Vec<i64> = pairs
+            .iter()
+            .filter(|p| p.tier == t && !p.pending())
+            .map(|p| p.delay)
+            .collect();
         let mut h = Histogram::default();
         h.set_sample_count(delays.len() as u64);
         h.set_sample_sum(delays.iter().map(|d| *d as f64).sum());
@@ -198,7 +233,9 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
                 .map(|upper| {
                     let mut b = Bucket::default();
                     b.set_upper_bound(*upper);
-                    b.set_cumulative_count(delays.iter().filter(|d| **d as f64 <= *upper).count() as u64);
+                    b.set_cumulative_count(
+                        delays.iter().filter(|d| **d as f64 <= *upper).count() as u64
+                    );
                     b
                 })
                 .collect(),
@@ -229,9 +266,17 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
     }
 
     // Sources.
-    let f = fams.family("source_up", "1 if the source's last poll succeeded, else 0.", MetricType::GAUGE);
+    let f = fams.family(
+        "source_up",
+        "1 if the source's last poll succeeded, else 0.",
+        MetricType::GAUGE,
+    );
     for s in &snapshot.sources {
-        gauge(f, &[("source", &s.name)], if s.up == Some(true) { 1.0 } else { 0.0 });
+        gauge(
+            f,
+            &[("source", &s.name)],
+            if s.up == Some(true) { 1.0 } else { 0.0 },
+        );
     }
     let f = fams.family(
         "source_last_success_timestamp_seconds",
@@ -243,7 +288,11 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
             gauge(f, &[("source", &s.name)], t as f64);
         }
     }
-    let f = fams.family("source_poll_duration_seconds", "How long the source's last poll took, in seconds.", MetricType::GAUGE);
+    let f = fams.family(
+        "source_poll_duration_seconds",
+        "How long the source's last poll took, in seconds.",
+        MetricType::GAUGE,
+    );
     for s in &snapshot.sources {
         if let Some(d) = s.last_duration {
             gauge(f, &[("source", &s.name)], d);
@@ -257,16 +306,28 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
     for s in &snapshot.sources {
         gauge(f, &[("source", &s.name)], s.records as f64);
     }
-    let f = fams.family("source_errors_total", "Failed polls of the source, by reason.", MetricType::COUNTER);
+    let f = fams.family(
+        "source_errors_total",
+        "Failed polls of the source, by reason.",
+        MetricType::COUNTER,
+    );
     for s in &snapshot.sources {
         for reason in Reason::ALL {
             let n = s.errors.get(&reason).copied().unwrap_or(0);
-            counter(f, &[("source", &s.name), ("reason", reason.as_str())], n as f64);
+            counter(
+                f,
+                &[("source", &s.name), ("reason", reason.as_str())],
+                n as f64,
+            );
         }
     }
 
     // The exporter itself.
-    let f = fams.family("config_last_reload_successful", "1 if the last configuration reload succeeded, else 0.", MetricType::GAUGE);
+    let f = fams.family(
+        "config_last_reload_successful",
+        "1 if the last configuration reload succeeded, else 0.",
+        MetricType::GAUGE,
+    );
     gauge(f, &[], if reload.successful { 1.0 } else { 0.0 });
     let f = fams.family(
         "config_last_reload_success_timestamp_seconds",
@@ -281,7 +342,11 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
     );
     gauge(
         f,
-        &[("version", BUILD.version), ("revision", BUILD.revision), ("rustc_version", BUILD.rustc_version)],
+        &[
+            ("version", BUILD.version),
+            ("revision", BUILD.revision),
+            ("rustc_version", BUILD.rustc_version),
+        ],
         1.0,
     );
 

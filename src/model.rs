@@ -135,7 +135,7 @@ impl Model {
             let mut ti = TierIndex::default();
             let mut by_id: HashMap<&str, usize> = HashMap::new();
             for (i, b) in bulletins.iter().enumerate() {
-                if !tier.bulletin_sources.iter().any(|s| *s == b.source) {
+                if !tier.bulletin_sources.contains(&b.source) {
                     continue;
                 }
                 if tier.since.is_some_and(|since| b.published < since) {
@@ -149,17 +149,24 @@ impl Model {
                 }
             }
             ti.bulletins = by_id.into_values().collect();
-            ti.bulletins.sort_by_key(|&i| (bulletins[i].published, bulletins[i].id.clone()));
+            ti.bulletins
+                .sort_by_key(|&i| (bulletins[i].published, bulletins[i].id.clone()));
             for (i, r) in releases.iter().enumerate() {
                 if r.tier != tier.name {
                     continue;
                 }
-                ti.first_release = Some(ti.first_release.map_or(r.published, |f: i64| f.min(r.published)));
+                ti.first_release = Some(
+                    ti.first_release
+                        .map_or(r.published, |f: i64| f.min(r.published)),
+                );
                 if r.covers.is_empty() {
                     ti.uncovered.push((r.published, i));
                 } else {
                     for c in &r.covers {
-                        ti.covering.entry(c.to_lowercase()).or_default().push((r.published, i));
+                        ti.covering
+                            .entry(c.to_lowercase())
+                            .or_default()
+                            .push((r.published, i));
                     }
                 }
             }
@@ -169,7 +176,12 @@ impl Model {
             }
             index.push(ti);
         }
-        Model { tiers, bulletins, releases, index }
+        Model {
+            tiers,
+            bulletins,
+            releases,
+            index,
+        }
     }
 
     /// Every evaluated pair at `now`, by tier, then by publication time.
@@ -190,7 +202,15 @@ impl Model {
                     None => now - published,
                 };
                 let at_risk = release.is_none() && delay as f64 >= at_risk_ratio * tier.goal as f64;
-                pairs.push(Pair { tier: t, bulletin: b, published, goal: tier.goal, release, delay, at_risk });
+                pairs.push(Pair {
+                    tier: t,
+                    bulletin: b,
+                    published,
+                    goal: tier.goal,
+                    release,
+                    delay,
+                    at_risk,
+                });
             }
         }
         pairs
@@ -200,18 +220,28 @@ impl Model {
 /// The data-support rule: claim nothing the release data cannot back.
 fn supported(tier: &TierSpec, ti: &TierIndex, published: i64, now: i64) -> bool {
     let release_before = ti.first_release.is_some_and(|f| f <= published && f <= now);
-    let watched_in_time = tier.first_release_poll.is_some_and(|f| f <= published + tier.goal);
+    let watched_in_time = tier
+        .first_release_poll
+        .is_some_and(|f| f <= published + tier.goal);
     release_before || watched_in_time
 }
 
 fn covering_release(ti: &TierIndex, bulletin_id: &str, published: i64, now: i64) -> Option<usize> {
     // A release that lists the bulletin wins; one dated after `now` has not happened yet, and
     // until one has, the bulletin is treated as listed by none.
-    if let Some(&(_, i)) = ti.covering.get(&bulletin_id.to_lowercase()).and_then(|l| l.first()).filter(|(t, _)| *t <= now) {
+    if let Some(&(_, i)) = ti
+        .covering
+        .get(&bulletin_id.to_lowercase())
+        .and_then(|l| l.first())
+        .filter(|(t, _)| *t <= now)
+    {
         return Some(i);
     }
     let start = ti.uncovered.partition_point(|(t, _)| *t < published);
-    ti.uncovered.get(start).filter(|(t, _)| *t <= now).map(|(_, i)| *i)
+    ti.uncovered
+        .get(start)
+        .filter(|(t, _)| *t <= now)
+        .map(|(_, i)| *i)
 }
 
 /// Per-tier totals over a set of pairs.
@@ -247,7 +277,11 @@ impl Totals {
 
 /// `patchlag_goal_met_ratio`: among pairs whose deadline lies in [now − window, now], the share
 /// released within goal. `None` when there is no such pair.
-pub fn goal_met_ratio<'a>(pairs: impl IntoIterator<Item = &'a Pair>, now: i64, window: i64) -> Option<f64> {
+pub fn goal_met_ratio<'a>(
+    pairs: impl IntoIterator<Item = &'a Pair>,
+    now: i64,
+    window: i64,
+) -> Option<f64> {
     let (mut n, mut met) = (0u64, 0u64);
     for p in pairs {
         let d = p.deadline();
@@ -283,7 +317,12 @@ mod tests {
     }
 
     fn b(id: &str, published: i64) -> Bulletin {
-        Bulletin { source: "msrc".into(), id: id.into(), title: format!("{id} Security Updates"), published }
+        Bulletin {
+            source: "msrc".into(),
+            id: id.into(),
+            title: format!("{id} Security Updates"),
+            published,
+        }
     }
 
     fn r(id: &str, tier: &str, published: i64, covers: &[&str]) -> Release {
@@ -312,7 +351,13 @@ mod tests {
             .collect()
     }
 
-    fn row(t: &str, b: &str, r: Option<&str>, delay: i64, s: &'static str) -> (String, String, Option<String>, i64, &'static str) {
+    fn row(
+        t: &str,
+        b: &str,
+        r: Option<&str>,
+        delay: i64,
+        s: &'static str,
+    ) -> (String, String, Option<String>, i64, &'static str) {
         (t.into(), b.into(), r.map(str::to_string), delay, s)
     }
 
@@ -320,29 +365,54 @@ mod tests {
     fn met_breached_pending_and_at_risk() {
         let p = ts("2024-03-12T17:00:00Z");
         let m = Model::new(
-            vec![tier("english", 24, Some(p - 30 * 86400)), tier("other", 48, Some(p - 30 * 86400))],
+            vec![
+                tier("english", 24, Some(p - 30 * 86400)),
+                tier("other", 48, Some(p - 30 * 86400)),
+            ],
             vec![b("2024-Mar", p)],
             vec![r("e1", "english", p + 20 * H, &[])],
         );
         // 40 h later: English met after 20 h; other languages pending, 40/48 ≥ 0.75: at risk.
         assert_eq!(
             table(&m, p + 40 * H),
-            vec![row("english", "2024-Mar", Some("e1"), 20 * H, "met"), row("other", "2024-Mar", None, 40 * H, "at risk")]
+            vec![
+                row("english", "2024-Mar", Some("e1"), 20 * H, "met"),
+                row("other", "2024-Mar", None, 40 * H, "at risk")
+            ]
         );
         // 30 h later: still under 36 h, plainly pending.
-        assert_eq!(table(&m, p + 30 * H)[1], row("other", "2024-Mar", None, 30 * H, "pending"));
+        assert_eq!(
+            table(&m, p + 30 * H)[1],
+            row("other", "2024-Mar", None, 30 * H, "pending")
+        );
         // One second past the deadline a pending pair is breached.
-        assert_eq!(table(&m, p + 48 * H)[1], row("other", "2024-Mar", None, 48 * H, "at risk"));
-        assert_eq!(table(&m, p + 48 * H + 1)[1], row("other", "2024-Mar", None, 48 * H + 1, "breached"));
+        assert_eq!(
+            table(&m, p + 48 * H)[1],
+            row("other", "2024-Mar", None, 48 * H, "at risk")
+        );
+        assert_eq!(
+            table(&m, p + 48 * H + 1)[1],
+            row("other", "2024-Mar", None, 48 * H + 1, "breached")
+        );
     }
 
     #[test]
     fn late_release_is_breached_and_frozen() {
         let p = ts("2023-11-14T18:00:00Z");
-        let m = Model::new(vec![tier("english", 24, Some(p - 86400))], vec![b("2023-Nov", p)], vec![r("e1", "english", p + 30 * H, &[])]);
-        assert_eq!(table(&m, p + 100 * H), vec![row("english", "2023-Nov", Some("e1"), 30 * H, "breached")]);
+        let m = Model::new(
+            vec![tier("english", 24, Some(p - 86400))],
+            vec![b("2023-Nov", p)],
+            vec![r("e1", "english", p + 30 * H, &[])],
+        );
+        assert_eq!(
+            table(&m, p + 100 * H),
+            vec![row("english", "2023-Nov", Some("e1"), 30 * H, "breached")]
+        );
         // Before the release happened, the same pair was pending.
-        assert_eq!(table(&m, p + 10 * H), vec![row("english", "2023-Nov", None, 10 * H, "pending")]);
+        assert_eq!(
+            table(&m, p + 10 * H),
+            vec![row("english", "2023-Nov", None, 10 * H, "pending")]
+        );
     }
 
     #[test]
@@ -363,12 +433,21 @@ mod tests {
         );
         assert_eq!(
             table(&m, nov + 10 * H),
-            vec![row("english", "2026-Nov", Some("cab-3"), 6 * H, "met"), row("english", "2026-Nov-B", Some("cab-1"), H, "met")]
+            vec![
+                row("english", "2026-Nov", Some("cab-3"), 6 * H, "met"),
+                row("english", "2026-Nov-B", Some("cab-1"), H, "met")
+            ]
         );
         // Before cab-3 happened, no release listing November exists yet: cab-2 covers it.
-        assert_eq!(table(&m, nov + 5 * H + 1800)[0], row("english", "2026-Nov", Some("cab-2"), 5 * H, "met"));
+        assert_eq!(
+            table(&m, nov + 5 * H + 1800)[0],
+            row("english", "2026-Nov", Some("cab-2"), 5 * H, "met")
+        );
         // And before either, it is pending.
-        assert_eq!(table(&m, nov + 4 * H)[0], row("english", "2026-Nov", None, 4 * H, "pending"));
+        assert_eq!(
+            table(&m, nov + 4 * H)[0],
+            row("english", "2026-Nov", None, 4 * H, "pending")
+        );
     }
 
     #[test]
@@ -377,30 +456,57 @@ mod tests {
         let m = Model::new(
             vec![tier("english", 24, None)],
             vec![b("2024-May", p)],
-            vec![r("old", "english", p - 5 * 86400, &[]), r("new", "english", p + 7 * H, &[])],
+            vec![
+                r("old", "english", p - 5 * 86400, &[]),
+                r("new", "english", p + 7 * H, &[]),
+            ],
         );
-        assert_eq!(table(&m, p + 8 * H), vec![row("english", "2024-May", Some("new"), 7 * H, "met")]);
+        assert_eq!(
+            table(&m, p + 8 * H),
+            vec![row("english", "2024-May", Some("new"), 7 * H, "met")]
+        );
     }
 
     #[test]
     fn data_support_rule() {
         let p = ts("2024-06-11T17:00:00Z");
         // No release data at all and never polled: nothing is claimed.
-        let m = Model::new(vec![tier("english", 24, None)], vec![b("2024-Jun", p)], vec![]);
+        let m = Model::new(
+            vec![tier("english", 24, None)],
+            vec![b("2024-Jun", p)],
+            vec![],
+        );
         assert!(table(&m, p + 100 * H).is_empty());
         // Release source first polled 30 h after the bulletin: too late to know (goal 24 h).
-        let m = Model::new(vec![tier("english", 24, Some(p + 30 * H))], vec![b("2024-Jun", p)], vec![]);
+        let m = Model::new(
+            vec![tier("english", 24, Some(p + 30 * H))],
+            vec![b("2024-Jun", p)],
+            vec![],
+        );
         assert!(table(&m, p + 100 * H).is_empty());
         // First polled exactly at the deadline: still supported, and breached by now.
-        let m = Model::new(vec![tier("english", 24, Some(p + 24 * H))], vec![b("2024-Jun", p)], vec![]);
-        assert_eq!(table(&m, p + 100 * H), vec![row("english", "2024-Jun", None, 100 * H, "breached")]);
+        let m = Model::new(
+            vec![tier("english", 24, Some(p + 24 * H))],
+            vec![b("2024-Jun", p)],
+            vec![],
+        );
+        assert_eq!(
+            table(&m, p + 100 * H),
+            vec![row("english", "2024-Jun", None, 100 * H, "breached")]
+        );
         // First polled late, but a release of the tier predates the bulletin: the history reaches back.
         let m = Model::new(
             vec![tier("english", 24, Some(p + 30 * H))],
             vec![b("2024-Jun", p)],
-            vec![r("may", "english", p - 20 * 86400, &["2024-May"]), r("jun", "english", p + 26 * H, &[])],
+            vec![
+                r("may", "english", p - 20 * 86400, &["2024-May"]),
+                r("jun", "english", p + 26 * H, &[]),
+            ],
         );
-        assert_eq!(table(&m, p + 100 * H), vec![row("english", "2024-Jun", Some("jun"), 26 * H, "breached")]);
+        assert_eq!(
+            table(&m, p + 100 * H),
+            vec![row("english", "2024-Jun", Some("jun"), 26 * H, "breached")]
+        );
     }
 
     #[test]
@@ -409,10 +515,17 @@ mod tests {
         let mut t = tier("english", 24, Some(p - 86400 * 400));
         t.since = Some(ts("2024-01-01T00:00:00Z"));
         let jan = ts("2024-01-09T18:00:00Z");
-        let m = Model::new(vec![t], vec![b("2023-Dec", p), b("2024-Jan", jan)], vec![r("x", "english", jan + H, &[])]);
+        let m = Model::new(
+            vec![t],
+            vec![b("2023-Dec", p), b("2024-Jan", jan)],
+            vec![r("x", "english", jan + H, &[])],
+        );
         // December is before `since`; January is not yet published at `p + 1h`.
         assert!(table(&m, p + H).is_empty());
-        assert_eq!(table(&m, jan + 2 * H), vec![row("english", "2024-Jan", Some("x"), H, "met")]);
+        assert_eq!(
+            table(&m, jan + 2 * H),
+            vec![row("english", "2024-Jan", Some("x"), H, "met")]
+        );
     }
 
     #[test]
@@ -423,7 +536,10 @@ mod tests {
         let mut dup = b("2025-Jan", p + 3600);
         dup.source = "feed".into();
         let m = Model::new(vec![t], vec![b("2025-Jan", p), dup], vec![]);
-        assert_eq!(table(&m, p + 2 * H), vec![row("english", "2025-Jan", None, 2 * H, "pending")]);
+        assert_eq!(
+            table(&m, p + 2 * H),
+            vec![row("english", "2025-Jan", None, 2 * H, "pending")]
+        );
     }
 
     #[test]
@@ -434,7 +550,10 @@ mod tests {
         let m = Model::new(
             vec![tier("english", 24, Some(p0 - 86400))],
             vec![b("2025-Jan", p0), b("2025-Feb", p1), b("2025-Mar", p2)],
-            vec![r("a", "english", p0 + H, &[]), r("b", "english", p1 + 30 * H, &[])],
+            vec![
+                r("a", "english", p0 + H, &[]),
+                r("b", "english", p1 + 30 * H, &[]),
+            ],
         );
         let now = p2 + 2 * H;
         let pairs = m.evaluate(now, 0.75);
@@ -445,7 +564,16 @@ mod tests {
         assert_eq!(goal_met_ratio(&pairs, now, 60), None);
         let mut totals = Totals::default();
         pairs.iter().for_each(|p| totals.add(p));
-        assert_eq!(totals, Totals { pairs: 3, met: 1, breached: 1, pending: 1, at_risk: 0 });
+        assert_eq!(
+            totals,
+            Totals {
+                pairs: 3,
+                met: 1,
+                breached: 1,
+                pending: 1,
+                at_risk: 0
+            }
+        );
         assert_eq!(totals.met_ratio(), Some(0.5));
     }
 }

@@ -26,13 +26,24 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
         return;
     };
     let kind: Arc<dyn sources::SourceKind> = Arc::from(sources::build(&source));
-    let tier_names: Arc<Vec<String>> = Arc::new(config.tiers.iter().map(|t| t.name.clone()).collect());
+    let tier_names: Arc<Vec<String>> =
+        Arc::new(config.tiers.iter().map(|t| t.name.clone()).collect());
     let fetcher = Fetcher::new(&source);
     loop {
         let started = Instant::now();
         let now = app.clock.now();
         let result = match &fetcher {
-            Ok(fetcher) => poll(&app, fetcher, kind.clone(), tier_names.clone(), &source.name, now).await,
+            Ok(fetcher) => {
+                poll(
+                    &app,
+                    fetcher,
+                    kind.clone(),
+                    tier_names.clone(),
+                    &source.name,
+                    now,
+                )
+                .await
+            }
             Err(e) => Err(PollError::new(Reason::Other, e.clone())),
         };
         let duration = started.elapsed().as_secs_f64();
@@ -53,7 +64,9 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
                     })
                     .map(|_| Ok(records))
             }
-            Err(e) => store.record_failure(&name, now, duration, e.reason, &e.message).map(|_| Err(e)),
+            Err(e) => store
+                .record_failure(&name, now, duration, e.reason, &e.message)
+                .map(|_| Err(e)),
         })
         .await;
         match stored {
@@ -63,7 +76,9 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
             Ok(Ok(Err(e))) => {
                 tracing::warn!(source = %source.name, reason = %e.reason, error = %e.message, "poll failed")
             }
-            Ok(Err(e)) => tracing::error!(source = %source.name, error = %e, "cannot store the poll result"),
+            Ok(Err(e)) => {
+                tracing::error!(source = %source.name, error = %e, "cannot store the poll result")
+            }
             Err(e) => tracing::error!(source = %source.name, error = %e, "store task failed"),
         }
         app.mark_polled(&source.name);
@@ -92,7 +107,11 @@ async fn poll(
     let fetched = fetcher.fetch(&headers).await?;
     // Parsing a multi-megabyte answer is CPU work: keep it off the threads serving HTTP.
     let parsed = tokio::task::spawn_blocking(move || {
-        let ctx = ParseContext { now, state: state.as_deref(), tier_names: &tier_names };
+        let ctx = ParseContext {
+            now,
+            state: state.as_deref(),
+            tier_names: &tier_names,
+        };
         kind.parse(&fetched, &ctx)
     })
     .await

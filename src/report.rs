@@ -83,7 +83,13 @@ pub struct Report {
 }
 
 /// Builds the report from a snapshot at `now`.
-pub fn build(snapshot: &Snapshot, now: i64, since: Option<i64>, until: Option<i64>, tiers: &[String]) -> Report {
+pub fn build(
+    snapshot: &Snapshot,
+    now: i64,
+    since: Option<i64>,
+    until: Option<i64>,
+    tiers: &[String],
+) -> Report {
     let model = &snapshot.model;
     let keep = |p: &Pair| {
         since.is_none_or(|s| p.published >= s)
@@ -120,7 +126,10 @@ pub fn build(snapshot: &Snapshot, now: i64, since: Option<i64>, until: Option<i6
         .filter(|(_, t)| tiers.is_empty() || tiers.contains(&t.name))
         .map(|(i, t)| {
             let mut totals = Totals::default();
-            pairs.iter().filter(|p| p.tier == i).for_each(|p| totals.add(p));
+            pairs
+                .iter()
+                .filter(|p| p.tier == i)
+                .for_each(|p| totals.add(p));
             TierRow {
                 tier: t.name.clone(),
                 pairs: totals.pairs,
@@ -131,7 +140,10 @@ pub fn build(snapshot: &Snapshot, now: i64, since: Option<i64>, until: Option<i6
             }
         })
         .collect();
-    Report { pairs: rows, tiers: totals }
+    Report {
+        pairs: rows,
+        tiers: totals,
+    }
 }
 
 fn hours(seconds: i64) -> String {
@@ -139,7 +151,17 @@ fn hours(seconds: i64) -> String {
 }
 
 pub fn write_table(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    let header = ["TIER", "BULLETIN", "PUBLISHED", "RELEASE", "RELEASED", "DELAY", "GOAL", "STATUS", "TITLE"];
+    let header = [
+        "TIER",
+        "BULLETIN",
+        "PUBLISHED",
+        "RELEASE",
+        "RELEASED",
+        "DELAY",
+        "GOAL",
+        "STATUS",
+        "TITLE",
+    ];
     let rows: Vec<[String; 9]> = report
         .pairs
         .iter()
@@ -178,10 +200,21 @@ pub fn write_table(report: &Report, out: &mut dyn Write) -> std::io::Result<()> 
         writeln!(out, "{}", line(row))?;
     }
     writeln!(out)?;
-    writeln!(out, "{:<20}  {:>6}  {:>6}  {:>8}  {:>7}  {:>9}", "TIER", "PAIRS", "MET", "BREACHED", "PENDING", "MET RATIO")?;
+    writeln!(
+        out,
+        "{:<20}  {:>6}  {:>6}  {:>8}  {:>7}  {:>9}",
+        "TIER", "PAIRS", "MET", "BREACHED", "PENDING", "MET RATIO"
+    )?;
     for t in &report.tiers {
-        let ratio = t.goal_met_ratio.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into());
-        writeln!(out, "{:<20}  {:>6}  {:>6}  {:>8}  {:>7}  {:>9}", t.tier, t.pairs, t.met, t.breached, t.pending, ratio)?;
+        let ratio = t
+            .goal_met_ratio
+            .map(|r| format!("{:.1}%", r * 100.0))
+            .unwrap_or_else(|| "-".into());
+        writeln!(
+            out,
+            "{:<20}  {:>6}  {:>6}  {:>8}  {:>7}  {:>9}",
+            t.tier, t.pairs, t.met, t.breached, t.pending, ratio
+        )?;
     }
     Ok(())
 }
@@ -213,7 +246,17 @@ pub fn write_csv(report: &Report, out: &mut dyn Write) -> Result<(), csv::Error>
         ])?;
     }
     w.write_record([""; 9])?;
-    w.write_record(["tier", "pairs", "met", "breached", "pending", "goal_met_ratio", "", "", ""])?;
+    w.write_record([
+        "tier",
+        "pairs",
+        "met",
+        "breached",
+        "pending",
+        "goal_met_ratio",
+        "",
+        "",
+        "",
+    ])?;
     for t in &report.tiers {
         w.write_record([
             t.tier.clone(),
@@ -221,7 +264,9 @@ pub fn write_csv(report: &Report, out: &mut dyn Write) -> Result<(), csv::Error>
             t.met.to_string(),
             t.breached.to_string(),
             t.pending.to_string(),
-            t.goal_met_ratio.map(|r| format!("{r:.4}")).unwrap_or_default(),
+            t.goal_met_ratio
+                .map(|r| format!("{r:.4}"))
+                .unwrap_or_default(),
             String::new(),
             String::new(),
             String::new(),
@@ -243,12 +288,23 @@ pub fn run(args: ReportArgs) -> ExitCode {
 
 fn execute(args: &ReportArgs) -> Result<(), (u8, String)> {
     let config = Config::load(&args.config_file).map_err(|e| (1, e.to_string()))?;
-    let parse = |flag: &str, v: &Option<String>| v.as_deref().map(parse_since).transpose().map_err(|e| (1, format!("--{flag}: {e}")));
+    let parse = |flag: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(parse_since)
+            .transpose()
+            .map_err(|e| (1, format!("--{flag}: {e}")))
+    };
     let since = parse("since", &args.since)?;
     let until = parse("until", &args.until)?;
     for t in &args.tier {
         if config.tier(t).is_none() {
-            return Err((1, format!("--tier {t:?}: no such tier in {}", args.config_file.display())));
+            return Err((
+                1,
+                format!(
+                    "--tier {t:?}: no such tier in {}",
+                    args.config_file.display()
+                ),
+            ));
         }
     }
     let path = args
@@ -262,7 +318,9 @@ fn execute(args: &ReportArgs) -> Result<(), (u8, String)> {
     let store = Store::open_read_only(&path).map_err(|e| (2, e.to_string()))?;
     let data = store.load().map_err(|e| (2, e.to_string()))?;
     let now = match &args.fixed_now {
-        Some(t) => chrono::DateTime::parse_from_rfc3339(t).map_err(|e| (1, e.to_string()))?.timestamp(),
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|e| (1, e.to_string()))?
+            .timestamp(),
         None => chrono::Utc::now().timestamp(),
     };
     let snapshot = Snapshot::build(Arc::new(config), data);

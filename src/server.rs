@@ -59,9 +59,10 @@ async fn metrics_handler(State(state): State<ServerState>) -> Response {
     let app = &state.app;
     let body = metrics::render(&app.snapshot(), app.clock.now(), app.reload_status());
     let mut response = Response::new(Body::from(body));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_TEXT_0_0_4));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(CONTENT_TYPE_TEXT_0_0_4),
+    );
     response
 }
 
@@ -72,7 +73,10 @@ async fn ready(State(state): State<ServerState>) -> Response {
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("Not ready: waiting for the first poll of {}\n", waiting.join(", ")),
+            format!(
+                "Not ready: waiting for the first poll of {}\n",
+                waiting.join(", ")
+            ),
         )
             .into_response()
     }
@@ -81,7 +85,11 @@ async fn ready(State(state): State<ServerState>) -> Response {
 async fn reload(State(state): State<ServerState>) -> Response {
     match state.app.reload().await {
         Ok(()) => (StatusCode::OK, "configuration reloaded\n").into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {e}\n")).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {e}\n"),
+        )
+            .into_response(),
     }
 }
 
@@ -188,7 +196,11 @@ pub fn status_doc(snapshot: &Snapshot, now: i64) -> StatusDoc {
     recent.sort_by_key(|&i| std::cmp::Reverse(model.bulletins[i].published));
     for i in recent {
         let b = &model.bulletins[i];
-        let tiers = pairs.iter().filter(|p| p.bulletin == i).map(|p| pair_doc(snapshot, p)).collect();
+        let tiers = pairs
+            .iter()
+            .filter(|p| p.bulletin == i)
+            .map(|p| pair_doc(snapshot, p))
+            .collect();
         bulletins.push(BulletinDoc {
             source: b.source.clone(),
             id: b.id.clone(),
@@ -198,7 +210,14 @@ pub fn status_doc(snapshot: &Snapshot, now: i64) -> StatusDoc {
             tiers,
         });
     }
-    StatusDoc { version: BUILD.version, revision: BUILD.revision, now: rfc3339(now), sources, tiers, bulletins }
+    StatusDoc {
+        version: BUILD.version,
+        revision: BUILD.revision,
+        now: rfc3339(now),
+        sources,
+        tiers,
+        bulletins,
+    }
 }
 
 fn pair_doc(snapshot: &Snapshot, p: &Pair) -> PairDoc {
@@ -247,7 +266,11 @@ fn hours(seconds: i64) -> String {
 }
 
 async fn landing(State(state): State<ServerState>) -> Html<String> {
-    Html(landing_page(&state.app.snapshot(), state.app.clock.now(), &state.telemetry_path))
+    Html(landing_page(
+        &state.app.snapshot(),
+        state.app.clock.now(),
+        &state.telemetry_path,
+    ))
 }
 
 pub fn landing_page(snapshot: &Snapshot, now: i64, telemetry_path: &str) -> String {

@@ -28,10 +28,18 @@ impl Snapshot {
                     .iter()
                     .find(|st| st.name == s.name)
                     .cloned()
-                    .unwrap_or_else(|| SourceState { name: s.name.clone(), ..Default::default() })
+                    .unwrap_or_else(|| SourceState {
+                        name: s.name.clone(),
+                        ..Default::default()
+                    })
             })
             .collect();
-        let is_source = |name: &str, role: Role| config.sources.iter().any(|s| s.name == name && s.role == role);
+        let is_source = |name: &str, role: Role| {
+            config
+                .sources
+                .iter()
+                .any(|s| s.name == name && s.role == role)
+        };
         let tiers = config
             .tiers
             .iter()
@@ -43,7 +51,12 @@ impl Snapshot {
                 first_release_poll: config
                     .release_sources_of(&t.name)
                     .iter()
-                    .filter_map(|s| sources.iter().find(|st| st.name == s.name).and_then(|st| st.first_success))
+                    .filter_map(|s| {
+                        sources
+                            .iter()
+                            .find(|st| st.name == s.name)
+                            .and_then(|st| st.first_success)
+                    })
                     .min(),
             })
             .collect();
@@ -51,14 +64,29 @@ impl Snapshot {
             .bulletins
             .into_iter()
             .filter(|b| is_source(&b.source, Role::Bulletins))
-            .map(|b| Bulletin { source: b.source, id: b.id, title: b.title, published: b.published })
+            .map(|b| Bulletin {
+                source: b.source,
+                id: b.id,
+                title: b.title,
+                published: b.published,
+            })
             .collect();
         let releases = data
             .releases
             .into_iter()
             .filter(|r| is_source(&r.source, Role::Releases))
-            .map(|r| Release { source: r.source, id: r.id, tier: r.tier, published: r.published, covers: r.covers })
+            .map(|r| Release {
+                source: r.source,
+                id: r.id,
+                tier: r.tier,
+                published: r.published,
+                covers: r.covers,
+            })
             .collect();
-        Snapshot { model: Model::new(tiers, bulletins, releases), sources, config }
+        Snapshot {
+            model: Model::new(tiers, bulletins, releases),
+            sources,
+            config,
+        }
     }
 }

@@ -75,7 +75,11 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     #[error("database {path} has schema version {found}, newer than this program's {supported}: upgrade patchlag-exporter")]
-    TooNew { path: PathBuf, found: i64, supported: i64 },
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -142,36 +146,69 @@ pub struct Store {
 impl Store {
     /// Opens (creating if missing) and migrates the database.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        let err = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
         if version > SCHEMA_VERSION {
-            return Err(StoreError::TooNew { path: path.to_path_buf(), found: version, supported: SCHEMA_VERSION });
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
         }
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction().map_err(err)?;
             tx.execute_batch(migration).map_err(err)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(err)?;
             tx.commit().map_err(err)?;
         }
-        Ok(Store { path: path.to_path_buf(), conn: Mutex::new(conn) })
+        Ok(Store {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
     }
 
     /// Opens an existing database read-only (the `report` command), beside a running exporter.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        let err = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
         if version > SCHEMA_VERSION {
-            return Err(StoreError::TooNew { path: path.to_path_buf(), found: version, supported: SCHEMA_VERSION });
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
         }
-        Ok(Store { path: path.to_path_buf(), conn: Mutex::new(conn) })
+        Ok(Store {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -179,13 +216,18 @@ impl Store {
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite { path: self.path.clone(), source }
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a half-written transaction behind
         // (SQLite rolls it back), so a poisoned lock is safe to reuse.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Stores a successful poll: new records inserted with their first-seen time, known ones
@@ -194,7 +236,11 @@ impl Store {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         let prior_success: Option<i64> = tx
-            .query_row("SELECT first_success FROM sources WHERE name = ?1", [s.source], |r| r.get(0))
+            .query_row(
+                "SELECT first_success FROM sources WHERE name = ?1",
+                [s.source],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.err(e))?
             .flatten();
@@ -216,7 +262,12 @@ impl Store {
                         .prepare("SELECT id, first_seen, initial FROM bulletins WHERE source = ?1")
                         .map_err(|e| self.err(e))?;
                     let rows = stmt
-                        .query_map([s.source], |r| Ok((r.get::<_, String>(0)?, (r.get::<_, i64>(1)?, r.get::<_, bool>(2)?))))
+                        .query_map([s.source], |r| {
+                            Ok((
+                                r.get::<_, String>(0)?,
+                                (r.get::<_, i64>(1)?, r.get::<_, bool>(2)?),
+                            ))
+                        })
                         .map_err(|e| self.err(e))?;
                     for row in rows {
                         let (id, v) = row.map_err(|e| self.err(e))?;
@@ -233,10 +284,13 @@ impl Store {
                     )
                     .map_err(|e| self.err(e))?;
                 for r in s.records {
-                    let (first_seen, initial) = known.get(&r.id).copied().unwrap_or((s.at, first_poll));
+                    let (first_seen, initial) =
+                        known.get(&r.id).copied().unwrap_or((s.at, first_poll));
                     let published = resolve(&r.published, first_seen, initial);
                     upsert
-                        .execute(params![s.source, r.id, r.title, published, first_seen, initial, s.at])
+                        .execute(params![
+                            s.source, r.id, r.title, published, first_seen, initial, s.at
+                        ])
                         .map_err(|e| self.err(e))?;
                 }
             }
@@ -244,11 +298,16 @@ impl Store {
                 let mut known: HashMap<(String, String), (i64, bool)> = HashMap::new();
                 {
                     let mut stmt = tx
-                        .prepare("SELECT id, tier, first_seen, initial FROM releases WHERE source = ?1")
+                        .prepare(
+                            "SELECT id, tier, first_seen, initial FROM releases WHERE source = ?1",
+                        )
                         .map_err(|e| self.err(e))?;
                     let rows = stmt
                         .query_map([s.source], |r| {
-                            Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), (r.get::<_, i64>(2)?, r.get::<_, bool>(3)?)))
+                            Ok((
+                                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                                (r.get::<_, i64>(2)?, r.get::<_, bool>(3)?),
+                            ))
                         })
                         .map_err(|e| self.err(e))?;
                     for row in rows {
@@ -267,13 +326,19 @@ impl Store {
                     )
                     .map_err(|e| self.err(e))?;
                 for r in s.records {
-                    let covers = serde_json::to_string(&r.covers).unwrap_or_else(|_| "[]".to_string());
+                    let covers =
+                        serde_json::to_string(&r.covers).unwrap_or_else(|_| "[]".to_string());
                     for tier in &r.tiers {
-                        let (first_seen, initial) =
-                            known.get(&(r.id.clone(), tier.clone())).copied().unwrap_or((s.at, first_poll));
+                        let (first_seen, initial) = known
+                            .get(&(r.id.clone(), tier.clone()))
+                            .copied()
+                            .unwrap_or((s.at, first_poll));
                         let published = resolve(&r.published, first_seen, initial);
                         upsert
-                            .execute(params![s.source, r.id, tier, r.title, published, first_seen, initial, covers, s.at])
+                            .execute(params![
+                                s.source, r.id, tier, r.title, published, first_seen, initial,
+                                covers, s.at
+                            ])
                             .map_err(|e| self.err(e))?;
                     }
                 }
@@ -295,7 +360,14 @@ impl Store {
     }
 
     /// Stores a failed poll: the source's health changes, its records do not.
-    pub fn record_failure(&self, source: &str, at: i64, duration: f64, reason: Reason, message: &str) -> Result<(), StoreError> {
+    pub fn record_failure(
+        &self,
+        source: &str,
+        at: i64,
+        duration: f64,
+        reason: Reason,
+        message: &str,
+    ) -> Result<(), StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         tx.execute(
@@ -319,10 +391,12 @@ impl Store {
 
     pub fn source_state(&self, source: &str) -> Result<Option<String>, StoreError> {
         let conn = self.lock();
-        conn.query_row("SELECT state FROM sources WHERE name = ?1", [source], |r| r.get(0))
-            .optional()
-            .map(Option::flatten)
-            .map_err(|e| self.err(e))
+        conn.query_row("SELECT state FROM sources WHERE name = ?1", [source], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map(Option::flatten)
+        .map_err(|e| self.err(e))
     }
 
     /// Reads everything, for the model.
@@ -393,7 +467,10 @@ impl Store {
                         up: r.get::<_, Option<bool>>(5)?,
                         records: r.get::<_, i64>(6)?.max(0) as u64,
                         last_error: r.get(7)?,
-                        last_error_reason: r.get::<_, Option<String>>(8)?.as_deref().and_then(Reason::from_str),
+                        last_error_reason: r
+                            .get::<_, Option<String>>(8)?
+                            .as_deref()
+                            .and_then(Reason::parse),
                         last_error_time: r.get(9)?,
                         errors: BTreeMap::new(),
                         state: r.get(10)?,
@@ -407,13 +484,20 @@ impl Store {
                 .prepare("SELECT source, reason, count FROM source_errors")
                 .map_err(|e| self.err(e))?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
                 .map_err(|e| self.err(e))?;
             for row in rows {
                 let (source, reason, count) = row.map_err(|e| self.err(e))?;
-                if let (Some(state), Some(reason)) =
-                    (data.sources.iter_mut().find(|s| s.name == source), Reason::from_str(&reason))
-                {
+                if let (Some(state), Some(reason)) = (
+                    data.sources.iter_mut().find(|s| s.name == source),
+                    Reason::parse(&reason),
+                ) {
                     state.errors.insert(reason, count.max(0) as u64);
                 }
             }
@@ -424,7 +508,8 @@ impl Store {
     /// `PRAGMA integrity_check`: "ok" when the file is sound.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
         let conn = self.lock();
-        conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| self.err(e))
+        conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
     }
 }
 
@@ -435,7 +520,13 @@ mod tests {
     use chrono_tz::Tz;
 
     fn bulletin(id: &str, published: Published) -> Record {
-        Record { id: id.into(), title: format!("{id} title"), published, tiers: vec![], covers: vec![] }
+        Record {
+            id: id.into(),
+            title: format!("{id} title"),
+            published,
+            tiers: vec![],
+            covers: vec![],
+        }
     }
 
     fn release(id: &str, tiers: &[&str], published: Published, covers: &[&str]) -> Record {
@@ -449,7 +540,14 @@ mod tests {
     }
 
     fn success<'a>(source: &'a str, role: Role, at: i64, records: &'a [Record]) -> Success<'a> {
-        Success { source, role, at, duration: 0.5, records, state: None }
+        Success {
+            source,
+            role,
+            at,
+            duration: 0.5,
+            records,
+            state: None,
+        }
     }
 
     #[test]
@@ -458,16 +556,29 @@ mod tests {
         let path = dir.path().join("x.db");
         {
             let store = Store::open(&path).expect("open");
-            let first = [bulletin("2026-Oct", Published::Instant(100)), bulletin("2026-Nov", Published::Instant(200))];
-            store.record_success(&success("msrc", Role::Bulletins, 1000, &first)).expect("store");
+            let first = [
+                bulletin("2026-Oct", Published::Instant(100)),
+                bulletin("2026-Nov", Published::Instant(200)),
+            ];
+            store
+                .record_success(&success("msrc", Role::Bulletins, 1000, &first))
+                .expect("store");
             // The upstream drops October and re-dates November.
             let second = [bulletin("2026-Nov", Published::Instant(250))];
-            store.record_success(&success("msrc", Role::Bulletins, 2000, &second)).expect("store");
-            store.record_failure("msrc", 3000, 1.0, Reason::Timeout, "slow").expect("store");
+            store
+                .record_success(&success("msrc", Role::Bulletins, 2000, &second))
+                .expect("store");
+            store
+                .record_failure("msrc", 3000, 1.0, Reason::Timeout, "slow")
+                .expect("store");
         }
         let store = Store::open(&path).expect("reopen");
         let data = store.load().expect("load");
-        let ids: Vec<_> = data.bulletins.iter().map(|b| (b.id.as_str(), b.published, b.first_seen)).collect();
+        let ids: Vec<_> = data
+            .bulletins
+            .iter()
+            .map(|b| (b.id.as_str(), b.published, b.first_seen))
+            .collect();
         assert_eq!(ids, vec![("2026-Oct", 100, 1000), ("2026-Nov", 250, 1000)]);
         let s = &data.sources[0];
         assert_eq!(s.first_success, Some(1000));
@@ -483,17 +594,35 @@ mod tests {
     fn date_only_records_follow_the_first_seen_rule() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("x.db")).expect("open");
-        let day = |d| Published::Day(NaiveDate::from_ymd_opt(2026, 11, d).expect("date"), Tz::America__New_York);
+        let day = |d| {
+            Published::Day(
+                NaiveDate::from_ymd_opt(2026, 11, d).expect("date"),
+                Tz::America__New_York,
+            )
+        };
         // First successful poll: the date-only release sits at midnight New York time.
         let first = [release("r1", &["english"], day(9), &[])];
-        store.record_success(&success("vendor", Role::Releases, 1_794_400_000, &first)).expect("store");
+        store
+            .record_success(&success("vendor", Role::Releases, 1_794_400_000, &first))
+            .expect("store");
         // A later poll brings a new date-only release: its time is when it was first seen.
-        let second = [release("r1", &["english"], day(9), &[]), release("r2", &["english", "office365"], day(10), &["2026-Nov"])];
-        store.record_success(&success("vendor", Role::Releases, 1_794_500_000, &second)).expect("store");
+        let second = [
+            release("r1", &["english"], day(9), &[]),
+            release("r2", &["english", "office365"], day(10), &["2026-Nov"]),
+        ];
+        store
+            .record_success(&success("vendor", Role::Releases, 1_794_500_000, &second))
+            .expect("store");
         // And a third poll does not move that first-seen time.
-        store.record_success(&success("vendor", Role::Releases, 1_794_600_000, &second)).expect("store");
+        store
+            .record_success(&success("vendor", Role::Releases, 1_794_600_000, &second))
+            .expect("store");
         let data = store.load().expect("load");
-        let got: Vec<_> = data.releases.iter().map(|r| (r.id.as_str(), r.tier.as_str(), r.published)).collect();
+        let got: Vec<_> = data
+            .releases
+            .iter()
+            .map(|r| (r.id.as_str(), r.tier.as_str(), r.published))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -511,9 +640,13 @@ mod tests {
         let path = dir.path().join("x.db");
         {
             let conn = Connection::open(&path).expect("open");
-            conn.pragma_update(None, "user_version", 99).expect("pragma");
+            conn.pragma_update(None, "user_version", 99)
+                .expect("pragma");
         }
         let err = Store::open(&path).err().expect("too new");
-        assert!(err.to_string().contains("newer than this program's"), "{err}");
+        assert!(
+            err.to_string().contains("newer than this program's"),
+            "{err}"
+        );
     }
 }

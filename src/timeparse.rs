@@ -4,8 +4,8 @@
 //! of day. Days are resolved by the store, which knows when a record was first seen (see the
 //! first-seen rule in the README).
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
 use chrono::format::{Item, StrftimeItems};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +74,9 @@ impl TimeFormat {
             }
         }
         if !has_date && !is_unix {
-            return Err(format!("time_format {text:?} has no date fields (%Y, %m, %d, ...)"));
+            return Err(format!(
+                "time_format {text:?} has no date fields (%Y, %m, %d, ...)"
+            ));
         }
         Ok(TimeFormat::Pattern {
             pattern: text.to_string(),
@@ -93,7 +95,12 @@ impl TimeFormat {
                 if let Ok(t) = DateTime::parse_from_rfc3339(value) {
                     return Ok(Published::Instant(t.timestamp()));
                 }
-                for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
+                for f in [
+                    "%Y-%m-%dT%H:%M:%S%.f",
+                    "%Y-%m-%dT%H:%M:%S",
+                    "%Y-%m-%dT%H:%M",
+                    "%Y-%m-%d %H:%M:%S",
+                ] {
                     if let Ok(ndt) = NaiveDateTime::parse_from_str(value, f) {
                         return Ok(Published::Instant(local_to_unix(tz, ndt)));
                     }
@@ -102,11 +109,19 @@ impl TimeFormat {
                     .map(|d| Published::Day(d, tz))
                     .map_err(|_| bad("expected RFC 3339, e.g. 2026-11-10T18:00:00Z, or a date"))
             }
-            TimeFormat::Pattern { pattern, has_time, has_offset, is_unix } => {
+            TimeFormat::Pattern {
+                pattern,
+                has_time,
+                has_offset,
+                is_unix,
+            } => {
                 if *is_unix {
-                    return DateTime::parse_from_str(&format!("{value} +0000"), &format!("{pattern} %z"))
-                        .map(|t| Published::Instant(t.timestamp()))
-                        .map_err(|e| bad(&e.to_string()));
+                    return DateTime::parse_from_str(
+                        &format!("{value} +0000"),
+                        &format!("{pattern} %z"),
+                    )
+                    .map(|t| Published::Instant(t.timestamp()))
+                    .map_err(|e| bad(&e.to_string()));
                 }
                 if *has_offset {
                     return DateTime::parse_from_str(value, pattern)
@@ -165,14 +180,20 @@ mod tests {
     #[test]
     fn rfc3339_variants() {
         let f = TimeFormat::Rfc3339;
-        assert_eq!(f.parse_value("2026-11-10T18:00:00Z", Tz::UTC), Ok(Published::Instant(ts("2026-11-10T18:00:00Z"))));
+        assert_eq!(
+            f.parse_value("2026-11-10T18:00:00Z", Tz::UTC),
+            Ok(Published::Instant(ts("2026-11-10T18:00:00Z")))
+        );
         assert_eq!(
             f.parse_value("2026-11-10T10:00:00", Tz::America__Los_Angeles),
             Ok(Published::Instant(ts("2026-11-10T18:00:00Z")))
         );
         assert_eq!(
             f.parse_value("2026-11-10", Tz::UTC),
-            Ok(Published::Day(NaiveDate::from_ymd_opt(2026, 11, 10).expect("date"), Tz::UTC))
+            Ok(Published::Day(
+                NaiveDate::from_ymd_opt(2026, 11, 10).expect("date"),
+                Tz::UTC
+            ))
         );
         assert!(f.parse_value("Nov 10", Tz::UTC).is_err());
     }
@@ -187,10 +208,16 @@ mod tests {
         let f = TimeFormat::parse("%m/%d/%Y").expect("valid");
         assert_eq!(
             f.parse_value(" 3/12/2024 ", Tz::UTC),
-            Ok(Published::Day(NaiveDate::from_ymd_opt(2024, 3, 12).expect("date"), Tz::UTC))
+            Ok(Published::Day(
+                NaiveDate::from_ymd_opt(2024, 3, 12).expect("date"),
+                Tz::UTC
+            ))
         );
         let f = TimeFormat::parse("%s").expect("valid");
-        assert_eq!(f.parse_value("1700000000", Tz::UTC), Ok(Published::Instant(1_700_000_000)));
+        assert_eq!(
+            f.parse_value("1700000000", Tz::UTC),
+            Ok(Published::Instant(1_700_000_000))
+        );
         assert!(TimeFormat::parse("%H:%M").is_err(), "no date");
         assert!(TimeFormat::parse("%Q").is_err());
     }
@@ -199,11 +226,18 @@ mod tests {
     fn dst_gap_and_overlap() {
         let la = Tz::America__Los_Angeles;
         // 2024-03-10 02:30 does not exist in Los Angeles; it is read as 03:30 PDT.
-        let gap = NaiveDate::from_ymd_opt(2024, 3, 10).and_then(|d| d.and_hms_opt(2, 30, 0)).expect("t");
+        let gap = NaiveDate::from_ymd_opt(2024, 3, 10)
+            .and_then(|d| d.and_hms_opt(2, 30, 0))
+            .expect("t");
         assert_eq!(local_to_unix(la, gap), ts("2024-03-10T10:30:00Z"));
         // 2024-11-03 01:30 happens twice; the first (PDT) is taken.
-        let overlap = NaiveDate::from_ymd_opt(2024, 11, 3).and_then(|d| d.and_hms_opt(1, 30, 0)).expect("t");
+        let overlap = NaiveDate::from_ymd_opt(2024, 11, 3)
+            .and_then(|d| d.and_hms_opt(1, 30, 0))
+            .expect("t");
         assert_eq!(local_to_unix(la, overlap), ts("2024-11-03T08:30:00Z"));
-        assert_eq!(midnight(NaiveDate::from_ymd_opt(2024, 7, 1).expect("d"), la), ts("2024-07-01T07:00:00Z"));
+        assert_eq!(
+            midnight(NaiveDate::from_ymd_opt(2024, 7, 1).expect("d"), la),
+            ts("2024-07-01T07:00:00Z")
+        );
     }
 }

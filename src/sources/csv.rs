@@ -1,7 +1,9 @@
 //! `csv`: a CSV file with a header row; `id`, `published`, `title`, `tier` and `covers` name
 //! columns (`covers` is split on `;`).
 
-use super::{clean_covers, resolve_tiers, Fetched, ParseContext, Parsed, PollError, Record, SourceKind};
+use super::{
+    clean_covers, resolve_tiers, Fetched, ParseContext, Parsed, PollError, Record, SourceKind,
+};
 use crate::config::CsvConfig;
 
 pub struct Csv {
@@ -20,12 +22,20 @@ impl SourceKind for Csv {
             .flexible(true)
             .trim(csv::Trim::All)
             .from_reader(fetched.body.as_slice());
-        let headers = reader.headers().map_err(|e| PollError::parse(format!("cannot read the CSV header: {e}")))?.clone();
+        let headers = reader
+            .headers()
+            .map_err(|e| PollError::parse(format!("cannot read the CSV header: {e}")))?
+            .clone();
         let column = |name: &str| -> Result<usize, PollError> {
             headers
                 .iter()
                 .position(|h| h.trim_start_matches('\u{feff}') == name)
-                .ok_or_else(|| PollError::parse(format!("column {name:?} not in the header ({})", headers.iter().collect::<Vec<_>>().join(","))))
+                .ok_or_else(|| {
+                    PollError::parse(format!(
+                        "column {name:?} not in the header ({})",
+                        headers.iter().collect::<Vec<_>>().join(",")
+                    ))
+                })
         };
         let optional = |name: &Option<String>| name.as_deref().map(column).transpose();
         let id_col = column(&self.config.id)?;
@@ -46,14 +56,24 @@ impl SourceKind for Csv {
             };
             let get = |c: usize| row.get(c).map(str::trim).filter(|s| !s.is_empty());
             let Some(id) = get(id_col) else {
-                parsed.skipped.push(format!("line {line}: empty {:?}", self.config.id));
+                parsed
+                    .skipped
+                    .push(format!("line {line}: empty {:?}", self.config.id));
                 continue;
             };
             let Some(time) = get(published_col) else {
-                parsed.skipped.push(format!("line {line} ({id}): empty {:?}", self.config.published));
+                parsed.skipped.push(format!(
+                    "line {line} ({id}): empty {:?}",
+                    self.config.published
+                ));
                 continue;
             };
-            let published = match self.config.time.format.parse_value(time, self.config.time.timezone) {
+            let published = match self
+                .config
+                .time
+                .format
+                .parse_value(time, self.config.time.timezone)
+            {
                 Ok(p) => p,
                 Err(e) => {
                     parsed.skipped.push(format!("line {line} ({id}): {e}"));
@@ -63,7 +83,10 @@ impl SourceKind for Csv {
             let tiers = match &self.config.tiering {
                 None => Vec::new(),
                 Some(tiering) => {
-                    let values: Vec<String> = tier_col.and_then(get).map(|v| vec![v.to_string()]).unwrap_or_default();
+                    let values: Vec<String> = tier_col
+                        .and_then(get)
+                        .map(|v| vec![v.to_string()])
+                        .unwrap_or_default();
                     match resolve_tiers(tiering, &values, ctx.tier_names) {
                         Some(t) => t,
                         None => {
@@ -104,15 +127,28 @@ mod tests {
             title: None,
             tier: Some("tier".into()),
             covers: Some("covers".into()),
-            time: RecordTime { format: TimeFormat::Rfc3339, timezone: Tz::UTC },
+            time: RecordTime {
+                format: TimeFormat::Rfc3339,
+                timezone: Tz::UTC,
+            },
             tiering,
         })
     }
 
     fn parse(kind: &Csv, body: &str) -> Result<Parsed, PollError> {
         let tiers = vec!["english".to_string(), "office365".to_string()];
-        let ctx = ParseContext { now: 0, state: None, tier_names: &tiers };
-        kind.parse(&Fetched { body: body.as_bytes().to_vec(), ..Default::default() }, &ctx)
+        let ctx = ParseContext {
+            now: 0,
+            state: None,
+            tier_names: &tiers,
+        };
+        kind.parse(
+            &Fetched {
+                body: body.as_bytes().to_vec(),
+                ..Default::default()
+            },
+            &ctx,
+        )
     }
 
     #[test]
@@ -129,7 +165,10 @@ mod tests {
         assert_eq!(p.records[0].tiers, vec!["english"]);
         assert_eq!(
             p.records[1].published,
-            Published::Day(NaiveDate::from_ymd_opt(2026, 11, 11).expect("date"), Tz::UTC)
+            Published::Day(
+                NaiveDate::from_ymd_opt(2026, 11, 11).expect("date"),
+                Tz::UTC
+            )
         );
         assert_eq!(p.excluded, 1);
         assert_eq!(p.skipped.len(), 2);
@@ -138,7 +177,14 @@ mod tests {
     #[test]
     fn fixed_tiers_and_missing_column() {
         let body = "version,date,tier,covers\n1,2026-11-10T20:00:00Z,,\n";
-        let p = parse(&kind(Some(Tiering::Fixed(vec!["office365".into(), "english".into()]))), body).expect("parses");
+        let p = parse(
+            &kind(Some(Tiering::Fixed(vec![
+                "office365".into(),
+                "english".into(),
+            ]))),
+            body,
+        )
+        .expect("parses");
         assert_eq!(p.records[0].tiers, vec!["english", "office365"]);
         let err = parse(&kind(None), "id,when\n1,2\n").expect_err("no such column");
         assert!(err.message.contains("\"version\""), "{}", err.message);

@@ -30,7 +30,8 @@ impl Fetcher {
         } else {
             let mut headers = HeaderMap::new();
             for (k, v) in &source.headers {
-                let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header {k}: {e}"))?;
+                let name =
+                    HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header {k}: {e}"))?;
                 let mut value = HeaderValue::from_str(v).map_err(|e| format!("header {k}: {e}"))?;
                 value.set_sensitive(true);
                 headers.insert(name, value);
@@ -43,7 +44,8 @@ impl Fetcher {
                 .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
                 .tls_danger_accept_invalid_certs(source.tls.insecure_skip_verify);
             if let Some(ca) = &source.tls.ca_file {
-                let pem = std::fs::read(ca).map_err(|e| format!("tls.ca_file {}: {e}", ca.display()))?;
+                let pem =
+                    std::fs::read(ca).map_err(|e| format!("tls.ca_file {}: {e}", ca.display()))?;
                 let certs = reqwest::Certificate::from_pem_bundle(&pem)
                     .map_err(|e| format!("tls.ca_file {}: {e}", ca.display()))?;
                 for cert in certs {
@@ -56,7 +58,11 @@ impl Fetcher {
                     .no_proxy(reqwest::NoProxy::from_env());
                 builder = builder.proxy(proxy);
             }
-            Some(builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?)
+            Some(
+                builder
+                    .build()
+                    .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+            )
         };
         Ok(Fetcher {
             url: source.url.clone(),
@@ -79,7 +85,10 @@ impl Fetcher {
             Ok(result) => result,
             Err(_) => Err(PollError::new(
                 Reason::Timeout,
-                format!("no complete answer within {}", crate::duration::format_duration(self.timeout)),
+                format!(
+                    "no complete answer within {}",
+                    crate::duration::format_duration(self.timeout)
+                ),
             )),
         }
     }
@@ -89,13 +98,18 @@ impl Fetcher {
             .ok()
             .and_then(|u| u.to_file_path().ok())
             .ok_or_else(|| PollError::new(Reason::Other, "invalid file URL"))?;
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| PollError::new(Reason::Other, format!("cannot open {}: {e}", path.display())))?;
-        let meta = file
-            .metadata()
-            .await
-            .map_err(|e| PollError::new(Reason::Other, format!("cannot stat {}: {e}", path.display())))?;
+        let file = tokio::fs::File::open(&path).await.map_err(|e| {
+            PollError::new(
+                Reason::Other,
+                format!("cannot open {}: {e}", path.display()),
+            )
+        })?;
+        let meta = file.metadata().await.map_err(|e| {
+            PollError::new(
+                Reason::Other,
+                format!("cannot stat {}: {e}", path.display()),
+            )
+        })?;
         if meta.len() > self.max_body_bytes {
             return Err(too_large(self.max_body_bytes));
         }
@@ -103,18 +117,33 @@ impl Fetcher {
         file.take(self.max_body_bytes + 1)
             .read_to_end(&mut body)
             .await
-            .map_err(|e| PollError::new(Reason::Other, format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|e| {
+                PollError::new(
+                    Reason::Other,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
         if body.len() as u64 > self.max_body_bytes {
             return Err(too_large(self.max_body_bytes));
         }
-        let last_modified = meta
-            .modified()
-            .ok()
-            .map(|t| chrono::DateTime::<chrono::Utc>::from(t).format("%a, %d %b %Y %H:%M:%S GMT").to_string());
-        Ok(Fetched { body, not_modified: false, etag: None, last_modified })
+        let last_modified = meta.modified().ok().map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string()
+        });
+        Ok(Fetched {
+            body,
+            not_modified: false,
+            etag: None,
+            last_modified,
+        })
     }
 
-    async fn fetch_http(&self, client: &reqwest::Client, extra_headers: &[(String, String)]) -> Result<Fetched, PollError> {
+    async fn fetch_http(
+        &self,
+        client: &reqwest::Client,
+        extra_headers: &[(String, String)],
+    ) -> Result<Fetched, PollError> {
         let mut request = client.get(&self.url);
         for (k, v) in extra_headers {
             request = request.header(k.as_str(), v.as_str());
@@ -131,15 +160,29 @@ impl Fetcher {
         let etag = header("etag");
         let last_modified = header("last-modified");
         if status == reqwest::StatusCode::NOT_MODIFIED {
-            return Ok(Fetched { body: Vec::new(), not_modified: true, etag, last_modified });
+            return Ok(Fetched {
+                body: Vec::new(),
+                not_modified: true,
+                etag,
+                last_modified,
+            });
         }
         if !status.is_success() {
-            return Err(PollError::new(Reason::HttpStatus, format!("HTTP status {status}")));
+            return Err(PollError::new(
+                Reason::HttpStatus,
+                format!("HTTP status {status}"),
+            ));
         }
-        if response.content_length().is_some_and(|len| len > self.max_body_bytes) {
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_body_bytes)
+        {
             return Err(too_large(self.max_body_bytes));
         }
-        let capacity = response.content_length().unwrap_or(64 * 1024).min(self.max_body_bytes) as usize;
+        let capacity = response
+            .content_length()
+            .unwrap_or(64 * 1024)
+            .min(self.max_body_bytes) as usize;
         let mut body = Vec::with_capacity(capacity);
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
             if (body.len() + chunk.len()) as u64 > self.max_body_bytes {
@@ -147,12 +190,20 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched { body, not_modified: false, etag, last_modified })
+        Ok(Fetched {
+            body,
+            not_modified: false,
+            etag,
+            last_modified,
+        })
     }
 }
 
 fn too_large(limit: u64) -> PollError {
-    PollError::new(Reason::BodyTooLarge, format!("answer larger than max_body_bytes ({limit} bytes)"))
+    PollError::new(
+        Reason::BodyTooLarge,
+        format!("answer larger than max_body_bytes ({limit} bytes)"),
+    )
 }
 
 /// Sorts a client error into a reason, with a message that carries no URL (URLs may hold
@@ -173,7 +224,9 @@ fn classify(err: reqwest::Error) -> PollError {
         source = e.source();
     }
     let lower = chain.to_ascii_lowercase();
-    if !tls && (lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")) {
+    if !tls
+        && (lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake"))
+    {
         tls = true;
     }
     let reason = if err.is_timeout() {
@@ -207,7 +260,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("https://user:s3cret@example.com/x?y=1"), "https://user:xxxxx@example.com/x?y=1");
+        assert_eq!(
+            redact_url("https://user:s3cret@example.com/x?y=1"),
+            "https://user:xxxxx@example.com/x?y=1"
+        );
         assert_eq!(redact_url("https://example.com/x"), "https://example.com/x");
     }
 }

@@ -4,7 +4,9 @@
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::{clean_covers, resolve_tiers, Fetched, ParseContext, Parsed, PollError, Record, SourceKind};
+use super::{
+    clean_covers, resolve_tiers, Fetched, ParseContext, Parsed, PollError, Record, SourceKind,
+};
 use crate::config::JsonConfig;
 
 pub struct Json {
@@ -45,19 +47,33 @@ fn all(path: &JsonPath, item: &Value) -> Vec<String> {
 
 impl SourceKind for Json {
     fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError> {
-        let doc: Value = serde_json::from_slice(&fetched.body).map_err(|e| PollError::parse(format!("invalid JSON: {e}")))?;
+        let doc: Value = serde_json::from_slice(&fetched.body)
+            .map_err(|e| PollError::parse(format!("invalid JSON: {e}")))?;
         let items = self.config.items.query(&doc).all();
         let mut parsed = Parsed::default();
         for (n, item) in items.into_iter().enumerate() {
-            let Some(id) = first(&self.config.id, item).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) else {
-                parsed.skipped.push(format!("item {n}: no id at {}", self.config.id));
+            let Some(id) = first(&self.config.id, item)
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+            else {
+                parsed
+                    .skipped
+                    .push(format!("item {n}: no id at {}", self.config.id));
                 continue;
             };
             let Some(time) = first(&self.config.published, item) else {
-                parsed.skipped.push(format!("item {n} ({id}): no time at {}", self.config.published));
+                parsed.skipped.push(format!(
+                    "item {n} ({id}): no time at {}",
+                    self.config.published
+                ));
                 continue;
             };
-            let published = match self.config.time.format.parse_value(&time, self.config.time.timezone) {
+            let published = match self
+                .config
+                .time
+                .format
+                .parse_value(&time, self.config.time.timezone)
+            {
                 Ok(p) => p,
                 Err(e) => {
                     parsed.skipped.push(format!("item {n} ({id}): {e}"));
@@ -67,7 +83,12 @@ impl SourceKind for Json {
             let tiers = match &self.config.tiering {
                 None => Vec::new(),
                 Some(tiering) => {
-                    let values = self.config.tier.as_ref().map(|p| all(p, item)).unwrap_or_default();
+                    let values = self
+                        .config
+                        .tier
+                        .as_ref()
+                        .map(|p| all(p, item))
+                        .unwrap_or_default();
                     match resolve_tiers(tiering, &values, ctx.tier_names) {
                         Some(t) => t,
                         None => {
@@ -77,9 +98,25 @@ impl SourceKind for Json {
                     }
                 }
             };
-            let title = self.config.title.as_ref().and_then(|p| first(p, item)).unwrap_or_default();
-            let covers = self.config.covers.as_ref().map(|p| clean_covers(all(p, item))).unwrap_or_default();
-            parsed.records.push(Record { id, title: title.trim().to_string(), published, tiers, covers });
+            let title = self
+                .config
+                .title
+                .as_ref()
+                .and_then(|p| first(p, item))
+                .unwrap_or_default();
+            let covers = self
+                .config
+                .covers
+                .as_ref()
+                .map(|p| clean_covers(all(p, item)))
+                .unwrap_or_default();
+            parsed.records.push(Record {
+                id,
+                title: title.trim().to_string(),
+                published,
+                tiers,
+                covers,
+            });
         }
         Ok(parsed)
     }
@@ -98,10 +135,11 @@ mod tests {
     }
 
     fn kind(format: &str) -> Json {
-        let map: BTreeMap<String, String> = [("English", "english"), ("All languages", "other_languages")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: BTreeMap<String, String> =
+            [("English", "english"), ("All languages", "other_languages")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         Json::new(JsonConfig {
             items: path("$.releases[*]"),
             id: path("$.version"),
@@ -109,15 +147,29 @@ mod tests {
             title: None,
             tier: Some(path("$.language")),
             covers: Some(path("$.bulletins[*]")),
-            time: RecordTime { format: TimeFormat::parse(format).expect("format"), timezone: Tz::America__New_York },
+            time: RecordTime {
+                format: TimeFormat::parse(format).expect("format"),
+                timezone: Tz::America__New_York,
+            },
             tiering: Some(Tiering::Extracted { map: Some(map) }),
         })
     }
 
     fn parse(kind: &Json, body: &str) -> Parsed {
         let tiers = vec!["english".to_string(), "other_languages".to_string()];
-        let ctx = ParseContext { now: 0, state: None, tier_names: &tiers };
-        kind.parse(&Fetched { body: body.as_bytes().to_vec(), ..Default::default() }, &ctx).expect("parses")
+        let ctx = ParseContext {
+            now: 0,
+            state: None,
+            tier_names: &tiers,
+        };
+        kind.parse(
+            &Fetched {
+                body: body.as_bytes().to_vec(),
+                ..Default::default()
+            },
+            &ctx,
+        )
+        .expect("parses")
     }
 
     #[test]
@@ -144,7 +196,8 @@ mod tests {
 
     #[test]
     fn us_date_format_in_zone() {
-        let body = r#"{"releases":[{"version":"a","released":"11/10/2026 15:00","language":"English"}]}"#;
+        let body =
+            r#"{"releases":[{"version":"a","released":"11/10/2026 15:00","language":"English"}]}"#;
         let p = parse(&kind("%m/%d/%Y %H:%M"), body);
         assert_eq!(p.records[0].published, Published::Instant(1_794_340_800));
     }
@@ -152,9 +205,19 @@ mod tests {
     #[test]
     fn invalid_json_is_a_parse_error() {
         let tiers = vec![];
-        let ctx = ParseContext { now: 0, state: None, tier_names: &tiers };
+        let ctx = ParseContext {
+            now: 0,
+            state: None,
+            tier_names: &tiers,
+        };
         let err = kind("rfc3339")
-            .parse(&Fetched { body: b"{\"releases\": [".to_vec(), ..Default::default() }, &ctx)
+            .parse(
+                &Fetched {
+                    body: b"{\"releases\": [".to_vec(),
+                    ..Default::default()
+                },
+                &ctx,
+            )
             .expect_err("truncated");
         assert_eq!(err.reason, super::super::Reason::Parse);
     }

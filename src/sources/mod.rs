@@ -97,7 +97,7 @@ impl Reason {
         }
     }
 
-    pub fn from_str(s: &str) -> Option<Reason> {
+    pub fn parse(s: &str) -> Option<Reason> {
         Reason::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
@@ -117,7 +117,10 @@ pub struct PollError {
 
 impl PollError {
     pub fn new(reason: Reason, message: impl Into<String>) -> PollError {
-        PollError { reason, message: message.into() }
+        PollError {
+            reason,
+            message: message.into(),
+        }
     }
 
     pub fn parse(message: impl Into<String>) -> PollError {
@@ -157,13 +160,20 @@ struct Unsupported(&'static str);
 
 impl SourceKind for Unsupported {
     fn parse(&self, _: &Fetched, _: &ParseContext<'_>) -> Result<Parsed, PollError> {
-        Err(PollError::new(Reason::Other, format!("kind {} is not available in this build", self.0)))
+        Err(PollError::new(
+            Reason::Other,
+            format!("kind {} is not available in this build", self.0),
+        ))
     }
 }
 
 /// Resolves the tiers of a release record from extracted values. Returns `None` when the
 /// record belongs to no configured tier (filtered, not malformed).
-pub fn resolve_tiers(tiering: &Tiering, values: &[String], tier_names: &[String]) -> Option<Vec<String>> {
+pub fn resolve_tiers(
+    tiering: &Tiering,
+    values: &[String],
+    tier_names: &[String],
+) -> Option<Vec<String>> {
     let mut tiers: Vec<String> = match tiering {
         Tiering::Fixed(list) => list.clone(),
         Tiering::Extracted { .. } => values

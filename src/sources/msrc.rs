@@ -153,17 +153,29 @@ mod tests {
     }
 
     fn parse_at(body: &str, now: &str) -> Parsed {
-        let fetched = Fetched { body: body.as_bytes().to_vec(), ..Default::default() };
-        let ctx = ParseContext { now: ts(now), state: None, tier_names: &[] };
+        let fetched = Fetched {
+            body: body.as_bytes().to_vec(),
+            ..Default::default()
+        };
+        let ctx = ParseContext {
+            now: ts(now),
+            state: None,
+            tier_names: &[],
+        };
         msrc().parse(&fetched, &ctx).expect("parses")
     }
 
     fn entry(id: &str, title: &str, date: &str) -> String {
-        format!(r#"{{"ID":"{id}","Alias":"{id}","DocumentTitle":"{title}","Severity":null,"InitialReleaseDate":"{date}","CurrentReleaseDate":"{date}","CvrfUrl":"x"}}"#)
+        format!(
+            r#"{{"ID":"{id}","Alias":"{id}","DocumentTitle":"{title}","Severity":null,"InitialReleaseDate":"{date}","CurrentReleaseDate":"{date}","CvrfUrl":"x"}}"#
+        )
     }
 
     fn index(entries: &[String]) -> String {
-        format!(r#"{{"@odata.context":"x","value":[{}]}}"#, entries.join(","))
+        format!(
+            r#"{{"@odata.context":"x","value":[{}]}}"#,
+            entries.join(",")
+        )
     }
 
     /// (id, title, InitialReleaseDate, expected clock start or None when not a bulletin)
@@ -171,24 +183,79 @@ mod tests {
     fn clock_starts_table() {
         let cases: &[(&str, &str, &str, Option<&str>)] = &[
             // Daylight saving: March 2024 Patch Tuesday is after the switch (PDT, UTC-7).
-            ("2024-Mar", "March 2024 Security Updates", "2024-03-12T07:00:00", Some("2024-03-12T17:00:00Z")),
+            (
+                "2024-Mar",
+                "March 2024 Security Updates",
+                "2024-03-12T07:00:00",
+                Some("2024-03-12T17:00:00Z"),
+            ),
             // November 2023 is after the switch back (PST, UTC-8), with a trailing Z.
-            ("2023-Nov", "November 2023 Security Updates", "2023-11-14T08:00:00Z", Some("2023-11-14T18:00:00Z")),
-            ("2023-Jan", "January 2023 Security Updates", "2023-01-10T08:00:00", Some("2023-01-10T18:00:00Z")),
+            (
+                "2023-Nov",
+                "November 2023 Security Updates",
+                "2023-11-14T08:00:00Z",
+                Some("2023-11-14T18:00:00Z"),
+            ),
+            (
+                "2023-Jan",
+                "January 2023 Security Updates",
+                "2023-01-10T08:00:00",
+                Some("2023-01-10T18:00:00Z"),
+            ),
             // An offset other than Z is honoured.
-            ("2024-Jan", "January 2024 Security Updates", "2024-01-09T00:00:00-08:00", Some("2024-01-09T18:00:00Z")),
+            (
+                "2024-Jan",
+                "January 2024 Security Updates",
+                "2024-01-09T00:00:00-08:00",
+                Some("2024-01-09T18:00:00Z"),
+            ),
             // Early documents are not bulletins yet.
-            ("2022-Apr", "April 2022 Early Security Updates", "2022-04-01T07:00:00", None),
-            ("2022-Jan", "January 2022 Early Security Release", "2022-01-06T08:00:00Z", None),
+            (
+                "2022-Apr",
+                "April 2022 Early Security Updates",
+                "2022-04-01T07:00:00",
+                None,
+            ),
+            (
+                "2022-Jan",
+                "January 2022 Early Security Release",
+                "2022-01-06T08:00:00Z",
+                None,
+            ),
             // April 2025: titled like a final document, dated five days before Patch Tuesday.
-            ("2025-Apr", "April 2025 Security Updates", "2025-04-03T07:00:00", None),
+            (
+                "2025-Apr",
+                "April 2025 Security Updates",
+                "2025-04-03T07:00:00",
+                None,
+            ),
             // A December 2022 document dated the 5th: before the month's second Tuesday.
-            ("2022-Dec", "December 5, 2022 Security Updates", "2022-12-05T08:00:00", None),
+            (
+                "2022-Dec",
+                "December 5, 2022 Security Updates",
+                "2022-12-05T08:00:00",
+                None,
+            ),
             // Out-of-band ids: no Patch Tuesday rule.
-            ("2017-May-B", "May 8 2017 Security Updates", "2017-05-08T07:00:00", Some("2017-05-08T17:00:00Z")),
-            ("Oct-OOB", "October 27, 2016 Security Update", "2016-10-27T07:00:00", Some("2016-10-27T17:00:00Z")),
+            (
+                "2017-May-B",
+                "May 8 2017 Security Updates",
+                "2017-05-08T07:00:00",
+                Some("2017-05-08T17:00:00Z"),
+            ),
+            (
+                "Oct-OOB",
+                "October 27, 2016 Security Update",
+                "2016-10-27T07:00:00",
+                Some("2016-10-27T17:00:00Z"),
+            ),
             // The clock start lies in the future (now is 2026-11-10T12:00Z, 04:00 Pacific).
-            ("2026-Nov", "November 2026 Security Updates", "2026-11-10T08:00:00", None),
+            (
+                "2026-Nov",
+                "November 2026 Security Updates",
+                "2026-11-10T08:00:00",
+                None,
+            ),
         ];
         for (id, title, date, expected) in cases {
             let parsed = parse_at(&index(&[entry(id, title, date)]), "2026-11-10T12:00:00Z");
@@ -197,7 +264,11 @@ mod tests {
                     assert_eq!(parsed.records.len(), 1, "{id}");
                     assert_eq!(parsed.records[0].id, *id);
                     assert_eq!(parsed.records[0].title, *title);
-                    assert_eq!(parsed.records[0].published, Published::Instant(ts(start)), "{id}");
+                    assert_eq!(
+                        parsed.records[0].published,
+                        Published::Instant(ts(start)),
+                        "{id}"
+                    );
                 }
                 None => {
                     assert!(parsed.records.is_empty(), "{id} must not be a bulletin");
@@ -209,7 +280,11 @@ mod tests {
 
     #[test]
     fn becomes_a_bulletin_once_its_clock_starts() {
-        let body = index(&[entry("2026-Nov", "November 2026 Security Updates", "2026-11-10T08:00:00")]);
+        let body = index(&[entry(
+            "2026-Nov",
+            "November 2026 Security Updates",
+            "2026-11-10T08:00:00",
+        )]);
         assert!(parse_at(&body, "2026-11-10T17:59:59Z").records.is_empty());
         assert_eq!(parse_at(&body, "2026-11-10T18:00:00Z").records.len(), 1);
     }
@@ -229,16 +304,29 @@ mod tests {
 
     #[test]
     fn garbage_is_a_parse_error() {
-        let fetched = Fetched { body: b"<html>maintenance</html>".to_vec(), ..Default::default() };
-        let ctx = ParseContext { now: 0, state: None, tier_names: &[] };
+        let fetched = Fetched {
+            body: b"<html>maintenance</html>".to_vec(),
+            ..Default::default()
+        };
+        let ctx = ParseContext {
+            now: 0,
+            state: None,
+            tier_names: &[],
+        };
         let err = msrc().parse(&fetched, &ctx).expect_err("garbage");
         assert_eq!(err.reason, super::super::Reason::Parse);
     }
 
     #[test]
     fn patch_tuesdays() {
-        assert_eq!(patch_tuesday_of_id("2024-Mar"), NaiveDate::from_ymd_opt(2024, 3, 12));
-        assert_eq!(patch_tuesday_of_id("2025-Oct"), NaiveDate::from_ymd_opt(2025, 10, 14));
+        assert_eq!(
+            patch_tuesday_of_id("2024-Mar"),
+            NaiveDate::from_ymd_opt(2024, 3, 12)
+        );
+        assert_eq!(
+            patch_tuesday_of_id("2025-Oct"),
+            NaiveDate::from_ymd_opt(2025, 10, 14)
+        );
         assert_eq!(patch_tuesday_of_id("2017-May-B"), None);
         assert_eq!(patch_tuesday_of_id("Oct-OOB"), None);
     }

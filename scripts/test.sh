@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite. On a fresh Debian machine it first installs what the tests talk to
+# (promtool, amtool and friends from Debian's packages), then runs lints, unit, integration and
+# end-to-end tests, and the Prometheus rule and dashboard checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+if ((${#need[@]})); then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "installing ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --all-targets --locked
+scripts/check-rules.sh

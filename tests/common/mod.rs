@@ -1,0 +1,405 @@
+//! Shared test harness: a programmable loopback upstream, the real exporter binary run as a
+//! child process, and a small exposition-format reader.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+
+// ---------------------------------------------------------------------------------------------
+// Upstream
+// ---------------------------------------------------------------------------------------------
+
+/// What the upstream answers on a path.
+#[derive(Clone, Debug)]
+pub enum Behavior {
+    Ok(Vec<u8>),
+    Status(u16, Vec<u8>),
+    WithHeaders(u16, Vec<(String, String)>, Vec<u8>),
+    /// Never answers.
+    Hang,
+    /// Answers after a delay.
+    Delay(Duration, Vec<u8>),
+}
+
+#[derive(Clone, Default)]
+struct UpstreamState {
+    routes: Arc<Mutex<HashMap<String, Behavior>>>,
+    hits: Arc<Mutex<Vec<(String, HeaderMap)>>>,
+}
+
+/// A loopback HTTP server whose answers tests change while the exporter polls it.
+pub struct Upstream {
+    pub base: String,
+    state: UpstreamState,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+async fn serve(State(state): State<UpstreamState>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    state
+        .hits
+        .lock()
+        .expect("lock")
+        .push((path.clone(), request.headers().clone()));
+    let behavior = state.routes.lock().expect("lock").get(&path).cloned();
+    let reply = |status: u16, headers: Vec<(String, String)>, body: Vec<u8>| {
+        let mut r = Response::new(Body::from(body));
+        *r.status_mut() = StatusCode::from_u16(status).expect("status");
+        for (k, v) in headers {
+            r.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_str(&v).expect("value"),
+            );
+        }
+        r
+    };
+    match behavior {
+        None => reply(404, vec![], b"not found".to_vec()),
+        Some(Behavior::Ok(body)) => reply(200, vec![], body),
+        Some(Behavior::Status(s, body)) => reply(s, vec![], body),
+        Some(Behavior::WithHeaders(s, h, body)) => reply(s, h, body),
+        Some(Behavior::Hang) => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            reply(200, vec![], vec![])
+        }
+        Some(Behavior::Delay(d, body)) => {
+            tokio::time::sleep(d).await;
+            reply(200, vec![], body)
+        }
+    }
+}
+
+impl Upstream {
+    pub async fn start() -> Upstream {
+        patchlag_exporter::install_crypto_provider();
+        let state = UpstreamState::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = axum::Router::new()
+            .fallback(serve)
+            .with_state(state.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Upstream {
+            base: format!("http://{addr}"),
+            state,
+            _server: server,
+        }
+    }
+
+    pub fn set(&self, path: &str, behavior: Behavior) {
+        self.state
+            .routes
+            .lock()
+            .expect("lock")
+            .insert(path.to_string(), behavior);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.state
+            .hits
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(p, _)| p == path)
+            .count()
+    }
+
+    pub fn last_headers(&self, path: &str) -> Option<HeaderMap> {
+        self.state
+            .hits
+            .lock()
+            .expect("lock")
+            .iter()
+            .rev()
+            .find(|(p, _)| p == path)
+            .map(|(_, h)| h.clone())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The exporter
+// ---------------------------------------------------------------------------------------------
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_patchlag-exporter");
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn reference(file: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(file)
+}
+
+pub struct Exporter {
+    pub child: Child,
+    pub address: String,
+    pub logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Exporter {
+    /// Starts the binary with `--web.listen-address 127.0.0.1:0` plus `args` and waits until it
+    /// logs the address it listens on.
+    pub fn start(args: &[&str]) -> Exporter {
+        patchlag_exporter::install_crypto_provider();
+        let mut child = Command::new(BIN)
+            .args([
+                "--web.listen-address",
+                "127.0.0.1:0",
+                "--log.level",
+                "debug",
+            ])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the exporter");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("message=listening") {
+                    if let Some(addr) = line.split("address=").nth(1) {
+                        let _ = tx.send(
+                            addr.split_whitespace()
+                                .next()
+                                .unwrap_or_default()
+                                .to_string(),
+                        );
+                    }
+                }
+                sink.lock().expect("lock").push(line);
+            }
+        });
+        let address = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("exporter did not start: {:?}", logs.lock().expect("lock"));
+            }
+        };
+        Exporter {
+            child,
+            address,
+            logs,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = reqwest::get(self.url(path)).await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    }
+
+    pub async fn scrape(&self) -> String {
+        let (status, body) = self.get("/metrics").await;
+        assert_eq!(status, 200);
+        body
+    }
+
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = reqwest::get(self.url("/-/ready")).await {
+                if r.status().as_u16() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not ready in time: {:?}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Scrapes until `predicate` holds on the exposition text.
+    pub async fn wait_for(&self, what: &str, predicate: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = self.scrape().await;
+            if predicate(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; last scrape:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().expect("lock").clone()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a configuration file into `dir` and returns its path.
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("patchlag.yml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading exposition text
+// ---------------------------------------------------------------------------------------------
+
+/// The value of the sample `name{labels}`, labels given in any order.
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, label_text) = match series.split_once('{') {
+                Some((m, rest)) => (m, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            if metric != name {
+                return None;
+            }
+            let parsed = parse_labels(label_text);
+            if parsed.len() != labels.len()
+                || !labels
+                    .iter()
+                    .all(|(k, v)| parsed.get(*k).map(String::as_str) == Some(*v))
+            {
+                return None;
+            }
+            match value {
+                "+Inf" => Some(f64::INFINITY),
+                v => v.parse().ok(),
+            }
+        })
+}
+
+/// Like `sample`, panicking with the text when absent.
+pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    sample(text, name, labels).unwrap_or_else(|| panic!("no sample {name}{labels:?} in:\n{text}"))
+}
+
+fn parse_labels(text: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut rest = text;
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = after.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, n)) = chars.next() {
+                        value.push(match n {
+                            'n' => '\n',
+                            other => other,
+                        });
+                    }
+                }
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        out.insert(key.trim_start_matches(',').to_string(), value);
+        rest = &after[end..];
+    }
+    out
+}
+
+/// The lines of `text` for metric families starting with `prefix`, for whole-family comparisons.
+pub fn family_lines(text: &str, prefix: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+pub fn promtool() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("promtool"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() && std::env::var_os("CI").is_some() {
+        panic!("promtool is required in CI (the test command installs it)");
+    }
+    found
+}
+
+/// Runs `promtool check metrics` on `text`; returns its complaints (empty when clean).
+pub fn promtool_check_metrics(text: &str) -> Option<String> {
+    use std::io::Write;
+    let promtool = promtool()?;
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("promtool output");
+    Some(format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
