@@ -81,10 +81,12 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
             }
             Err(e) => tracing::error!(source = %source.name, error = %e, "store task failed"),
         }
-        app.mark_polled(&source.name);
+        // Publish first, then count the poll as done: once ready, what `/metrics` shows
+        // includes this poll.
         if let Err(e) = app.refresh().await {
             tracing::error!(error = %e, "cannot refresh the snapshot");
         }
+        app.mark_polled(&source.name);
         tokio::time::sleep(jittered(source.interval)).await;
     }
 }

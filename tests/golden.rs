@@ -1,0 +1,73 @@
+//! Golden `/metrics` for the offline demo at a fixed clock: the whole exposition, line by line,
+//! minus what legitimately varies between runs (process metrics, poll durations, the build's
+//! revision). Regenerate with `UPDATE_GOLDEN=1 cargo test --test golden`. The golden file is
+//! also linted by `promtool check metrics`.
+
+mod common;
+
+use common::*;
+
+const FIXED_NOW: &str = "2026-11-24T12:00:00Z";
+
+fn normalize(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.contains("process_") {
+            continue;
+        }
+        if line.starts_with("patchlag_source_poll_duration_seconds{") {
+            let (series, _) = line.rsplit_once(' ').expect("sample line");
+            out.push_str(series);
+            out.push_str(" 0\n");
+            continue;
+        }
+        if line.starts_with("patchlag_build_info{") {
+            out.push_str("patchlag_build_info{version=\"VERSION\",revision=\"REVISION\",rustc_version=\"RUSTC\"} 1\n");
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_metrics_match_the_golden_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("demo.db");
+    let demo = repo_root().join("examples/demo.yml");
+    let exporter = Exporter::start(&[
+        "--config.file",
+        demo.to_str().expect("utf-8"),
+        "--storage.path",
+        db.to_str().expect("utf-8"),
+        "--debug.fixed-now",
+        FIXED_NOW,
+    ]);
+    exporter.wait_ready().await;
+    let got = normalize(&exporter.scrape().await);
+    let golden = repo_root().join("tests/golden/demo-metrics.prom");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &got).expect("write golden");
+    }
+    let want = std::fs::read_to_string(&golden).expect("golden file (UPDATE_GOLDEN=1 to create)");
+    if got != want {
+        let diff: Vec<String> = want
+            .lines()
+            .zip(got.lines())
+            .filter(|(w, g)| w != g)
+            .take(10)
+            .map(|(w, g)| format!("- {w}\n+ {g}"))
+            .collect();
+        panic!(
+            "/metrics differs from {} ({} vs {} lines); first differences:\n{}",
+            golden.display(),
+            want.lines().count(),
+            got.lines().count(),
+            diff.join("\n")
+        );
+    }
+    if let Some(complaints) = promtool_check_metrics(&want) {
+        assert_eq!(complaints, "", "promtool check metrics on the golden file");
+    }
+}
