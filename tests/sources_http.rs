@@ -136,16 +136,15 @@ async fn standard_proxy_environment_variables_apply() {
     );
     let db = dir.path().join("x.db");
     // Only through the proxy can the .invalid hosts answer.
-    std::env::set_var("HTTP_PROXY", &proxy.base);
-    std::env::set_var("NO_PROXY", "localhost");
-    let exporter = Exporter::start(&[
-        "--config.file",
-        cfg.to_str().expect("utf-8"),
-        "--storage.path",
-        db.to_str().expect("utf-8"),
-    ]);
-    std::env::remove_var("HTTP_PROXY");
-    std::env::remove_var("NO_PROXY");
+    let exporter = Exporter::start_with_env(
+        &[
+            "--config.file",
+            cfg.to_str().expect("utf-8"),
+            "--storage.path",
+            db.to_str().expect("utf-8"),
+        ],
+        &[("HTTP_PROXY", &proxy.base), ("NO_PROXY", "localhost")],
+    );
     exporter.wait_ready().await;
     let m = exporter.scrape().await;
     assert_eq!(

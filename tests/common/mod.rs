@@ -157,6 +157,11 @@ impl Exporter {
     /// Starts the binary with `--web.listen-address 127.0.0.1:0` plus `args` and waits until it
     /// logs the address it listens on.
     pub fn start(args: &[&str]) -> Exporter {
+        Exporter::start_with_env(args, &[])
+    }
+
+    /// Like `start`, with extra environment variables for the child only.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Exporter {
         patchlag_exporter::install_crypto_provider();
         let mut child = Command::new(BIN)
             .args([
@@ -166,6 +171,7 @@ impl Exporter {
                 "debug",
             ])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
