@@ -21,6 +21,25 @@ pub fn jittered(interval: Duration) -> Duration {
     interval.mul_f64(factor)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_ten_percent_and_varies() {
+        let interval = Duration::from_secs(900);
+        let samples: Vec<Duration> = (0..1000).map(|_| jittered(interval)).collect();
+        assert!(samples
+            .iter()
+            .all(|d| *d >= Duration::from_secs(810) && *d <= Duration::from_secs(990)));
+        let distinct: std::collections::HashSet<_> = samples.iter().collect();
+        assert!(
+            distinct.len() > 900,
+            "sources sharing an interval must not poll in lockstep"
+        );
+    }
+}
+
 pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
     let Some(source) = config.source(&source_name).cloned() else {
         return;
@@ -51,7 +70,7 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
         let name = source.name.clone();
         let role = source.role;
         let stored = tokio::task::spawn_blocking(move || match result {
-            Ok((parsed, _)) => {
+            Ok(parsed) => {
                 let records = parsed.records.len();
                 store
                     .record_success(&Success {
@@ -98,7 +117,7 @@ async fn poll(
     tier_names: Arc<Vec<String>>,
     name: &str,
     now: i64,
-) -> Result<(sources::Parsed, ()), PollError> {
+) -> Result<sources::Parsed, PollError> {
     let store = app.store.clone();
     let owned = name.to_string();
     let state = tokio::task::spawn_blocking(move || store.source_state(&owned))
@@ -124,5 +143,5 @@ async fn poll(
     if parsed.skipped.len() > MAX_SKIPPED_LOGGED {
         tracing::warn!(source = %name, count = parsed.skipped.len() - MAX_SKIPPED_LOGGED, "skipped more malformed records");
     }
-    Ok((parsed, ()))
+    Ok(parsed)
 }
