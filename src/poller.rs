@@ -21,25 +21,6 @@ pub fn jittered(interval: Duration) -> Duration {
     interval.mul_f64(factor)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jitter_stays_within_ten_percent_and_varies() {
-        let interval = Duration::from_secs(900);
-        let samples: Vec<Duration> = (0..1000).map(|_| jittered(interval)).collect();
-        assert!(samples
-            .iter()
-            .all(|d| *d >= Duration::from_secs(810) && *d <= Duration::from_secs(990)));
-        let distinct: std::collections::HashSet<_> = samples.iter().collect();
-        assert!(
-            distinct.len() > 900,
-            "sources sharing an interval must not poll in lockstep"
-        );
-    }
-}
-
 pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
     let Some(source) = config.source(&source_name).cloned() else {
         return;
@@ -144,4 +125,23 @@ async fn poll(
         tracing::warn!(source = %name, count = parsed.skipped.len() - MAX_SKIPPED_LOGGED, "skipped more malformed records");
     }
     Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_ten_percent_and_varies() {
+        let interval = Duration::from_secs(900);
+        let samples: Vec<Duration> = (0..1000).map(|_| jittered(interval)).collect();
+        assert!(samples
+            .iter()
+            .all(|d| *d >= Duration::from_secs(810) && *d <= Duration::from_secs(990)));
+        let distinct: std::collections::HashSet<_> = samples.iter().collect();
+        assert!(
+            distinct.len() > 900,
+            "sources sharing an interval must not poll in lockstep"
+        );
+    }
 }
