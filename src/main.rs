@@ -251,12 +251,10 @@ async fn serve(args: RunArgs, config: Config, clock: Clock) -> ExitCode {
     tracing::info!(
         version = BUILD.version,
         revision = BUILD.revision,
-        config = %args.config_file.display(),
-        storage = %storage_path.display(),
-        tiers = config.tiers.len(),
-        sources = config.sources.len(),
+        rustc_version = BUILD.rustc_version,
         "starting patchlag-exporter"
     );
+    logging::log_configuration(&config, &storage_path);
     let app = match App::new(config, args.config_file.clone(), store, clock) {
         Ok(app) => app,
         Err(e) => {

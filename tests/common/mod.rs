@@ -176,7 +176,7 @@ impl Exporter {
         let sink = logs.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("message=listening") {
+                if line.contains("msg=listening") {
                     if let Some(addr) = line.split("address=").nth(1) {
                         let _ = tx.send(
                             addr.split_whitespace()
