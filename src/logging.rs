@@ -93,7 +93,11 @@ pub fn log_configuration(config: &Config, storage: &Path) {
         );
     }
     for s in &config.sources {
-        let headers: Vec<String> = s.headers.iter().map(|(k, _)| format!("{k}={MASK}")).collect();
+        let headers: Vec<String> = s
+            .headers
+            .iter()
+            .map(|(k, _)| format!("{k}={MASK}"))
+            .collect();
         tracing::info!(
             source = %s.name,
             role = s.role.as_str(),
@@ -111,7 +115,7 @@ pub fn log_configuration(config: &Config, storage: &Path) {
 
 /// Goals read best in hours (`48h`, not `2d`), the unit vendors state them in.
 fn format_goal(goal: std::time::Duration) -> String {
-    if goal.as_secs() % 3600 == 0 && goal.subsec_nanos() == 0 {
+    if goal.as_secs().is_multiple_of(3600) && goal.subsec_nanos() == 0 {
         format!("{}h", goal.as_secs() / 3600)
     } else {
         format_duration(goal)
@@ -338,7 +342,10 @@ mod tests {
             vec![
                 ("source", Value::Str("msrc".into())),
                 ("reason", Value::Str("http_status".into())),
-                ("error", Value::Str("HTTP 503 \"Service\nUnavailable\"".into())),
+                (
+                    "error",
+                    Value::Str("HTTP 503 \"Service\nUnavailable\"".into()),
+                ),
                 ("empty", Value::Str(String::new())),
                 ("records", Value::U64(47)),
                 ("ratio", Value::F64(0.75)),
