@@ -448,6 +448,82 @@ fn grid_text(p: &PairDoc) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::store::{SourceState, StoreData, StoredBulletin};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    const CONFIG: &str = r#"
+tiers:
+  english:
+    goal: 24h
+    description: "<b>English</b>"
+    bulletins: [msrc]
+sources:
+  msrc:
+    role: bulletins
+    kind: msrc
+    url: https://user:pa55word@msrc.example.invalid/updates
+  vendor:
+    role: releases
+    kind: json
+    url: file:///srv/releases.json
+    items: $.releases[*]
+    id: $.id
+    published: $.time
+    tiers: [english]
+"#;
+
+    fn snapshot(data: StoreData) -> Snapshot {
+        let config = Config::parse(Path::new("patchlag.yml"), CONFIG).expect("valid");
+        Snapshot::build(Arc::new(config), data)
+    }
+
+    #[test]
+    fn before_the_first_poll() {
+        let html = render(&snapshot(StoreData::default()), 1_800_000_000, "/metrics");
+        assert!(html.contains("not polled yet"), "{html}");
+        assert!(html.contains("no bulletin evaluated yet"), "{html}");
+        assert!(html.contains("no bulletin in the window"), "{html}");
+        assert!(!html.contains("pa55word"), "{html}");
+        assert!(html.contains("https://user:xxxxx@msrc.example.invalid/updates"));
+    }
+
+    #[test]
+    fn what_sources_send_is_escaped() {
+        let now = 1_800_000_000;
+        let data = StoreData {
+            bulletins: vec![StoredBulletin {
+                source: "msrc".into(),
+                id: "2027-Jan".into(),
+                title: "<script>alert(1)</script>".into(),
+                published: now - 3600,
+                first_seen: now - 3600,
+            }],
+            releases: vec![],
+            sources: vec![SourceState {
+                name: "msrc".into(),
+                up: Some(false),
+                last_poll: Some(now),
+                last_error: Some("<img src=x onerror=alert(1)>".into()),
+                last_error_reason: Some(crate::sources::Reason::Parse),
+                last_error_time: Some(now),
+                ..Default::default()
+            }],
+        };
+        let html = render(&snapshot(data), now, "/metrics");
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;b&gt;English&lt;/b&gt;"), "{html}");
+        assert!(
+            html.contains("<span class=\"badge down\">down</span>"),
+            "{html}"
+        );
+    }
 
     #[test]
     fn escapes_markup() {

@@ -39,25 +39,35 @@ fn demo_config(dir: &Path) -> PathBuf {
     write_config(dir, &text)
 }
 
-fn start_demo(dir: &Path) -> Exporter {
+/// Starts the exporter on the demo and waits until every source's first poll is published: a
+/// snapshot that shows the state of all four sources was read after all four were stored.
+async fn start_demo(dir: &Path) -> Exporter {
     let config = demo_config(dir);
     let db = dir.join("demo.db");
-    Exporter::start(&[
+    let exporter = Exporter::start(&[
         "--config.file",
         config.to_str().expect("path"),
         "--storage.path",
         db.to_str().expect("path"),
         "--debug.fixed-now",
         NOW,
-    ])
+    ]);
+    exporter.wait_ready().await;
+    exporter
+        .wait_for("every first poll", |m| {
+            ["msrc", "advisories", "pmimport", "vendor_kb"]
+                .iter()
+                .all(|s| sample(m, "patchlag_source_up", &[("source", s)]).is_some())
+        })
+        .await;
+    exporter
 }
 
 /// Runs everywhere, browser or not: the page must stand alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn landing_page_is_self_contained() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let exporter = start_demo(dir.path());
-    exporter.wait_ready().await;
+    let exporter = start_demo(dir.path()).await;
     let response = reqwest::get(exporter.url("/")).await.expect("request");
     assert_eq!(response.status().as_u16(), 200);
     let content_type = response
@@ -86,14 +96,68 @@ async fn landing_page_is_self_contained() {
     assert!(html.contains("<th scope=\"col\">Tier</th>"));
 }
 
+/// The status API carries what the page shows, and agrees with `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_api_agrees_with_the_page_and_the_metrics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = start_demo(dir.path()).await;
+    let (code, body) = exporter.get("/api/v1/status").await;
+    assert_eq!(code, 200);
+    let doc: Value = serde_json::from_str(&body).expect("JSON");
+    let metrics = exporter.scrape().await;
+    let tiers = doc["tiers"].as_array().expect("tiers");
+    assert_eq!(tiers.len(), 3);
+    for tier in tiers {
+        let name = tier["name"].as_str().expect("name");
+        assert_eq!(tier["current"]["bulletin"], "ADV-2026-05-13", "{name}");
+        let ratio = value(&metrics, "patchlag_goal_met_ratio", &[("tier", name)]);
+        // serde_json's default float parsing may be one unit in the last place off.
+        let api_ratio = tier["goal_met_ratio"].as_f64().expect("ratio");
+        assert!(
+            (api_ratio - ratio).abs() < 1e-12,
+            "{name}: {api_ratio} vs {ratio}"
+        );
+        let (met, due) = (
+            tier["goal_met"].as_f64().expect("met"),
+            tier["goal_due"].as_f64().expect("due"),
+        );
+        assert!(
+            (met / due - ratio).abs() < 1e-12,
+            "{name}: {met}/{due} vs {ratio}"
+        );
+    }
+    let office = &tiers[1];
+    assert_eq!(office["name"], "office365");
+    assert_eq!(office["current"]["status"], "met");
+    assert_eq!(office["current"]["release"], "2026.05.13-adv-office");
+    assert_eq!(
+        office["overdue"],
+        json!(["ADV-2026-05-10", "ADV-2026-05-03"])
+    );
+    let other = &tiers[2];
+    assert_eq!(other["current"]["status"], "pending");
+    assert_eq!(other["current"]["pending"], true);
+    assert_eq!(other["current"]["delay_seconds"], 23 * 3600);
+    assert_eq!(doc["series_window_seconds"], 14 * 86400);
+    assert_eq!(doc["bulletins"].as_array().expect("bulletins").len(), 15);
+    let broken = doc["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .find(|s| s["name"] == "vendor_kb")
+        .expect("vendor_kb");
+    assert_eq!(broken["up"], false);
+    assert_eq!(broken["polled"], true);
+    assert_eq!(broken["last_error_reason"], "connect");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn landing_page_in_headless_chromium() {
     let Some((chromium, chromedriver)) = browser() else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let exporter = start_demo(dir.path());
-    exporter.wait_ready().await;
+    let exporter = start_demo(dir.path()).await;
 
     let driver = Driver::start(&chromedriver).await;
     let profile = dir.path().join("chromium-profile");

@@ -376,15 +376,15 @@ async fn every_format_while_the_exporter_runs() {
     );
 
     // The report only read: the exporter still serves the same data.
-    let m = exporter.scrape().await;
-    assert_eq!(
-        value(
-            &m,
-            "patchlag_goal_breaches_total",
-            &[("tier", "other_languages")]
-        ),
-        2.0
-    );
+    exporter
+        .wait_for("the breaches counted by the report", |m| {
+            sample(
+                m,
+                "patchlag_goal_breaches_total",
+                &[("tier", "other_languages")],
+            ) == Some(2.0)
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
