@@ -207,8 +207,8 @@ impl Page {
         let _ = write!(
             self.html,
             "<section aria-labelledby=\"grid-h\">\n<h2 id=\"grid-h\">Recent bulletins</h2>\n\
-             <p class=\"note\">Bulletins published in the last {}, newest first: delay of each tier's \
-             content against its goal.</p>\n<table id=\"bulletins\">\n<thead><tr>\
+             <p class=\"note\">Bulletins published in the last {}, newest first: each tier's delay \
+             against its goal, its content release, and its deadline.</p>\n<table id=\"bulletins\">\n<thead><tr>\
              <th scope=\"col\">Bulletin</th><th scope=\"col\">Published</th>",
             days(doc.series_window_seconds)
         );
@@ -231,10 +231,11 @@ impl Page {
         for b in &doc.bulletins {
             let _ = write!(
                 self.html,
-                "<tr data-bulletin=\"{0}\"><th scope=\"row\">{0}{1}</th><td>{2}</td>",
+                "<tr data-bulletin=\"{0}\"><th scope=\"row\">{0}{1}</th><td>{2}<small>{3}</small></td>",
                 esc(&b.id),
                 sub(&b.title),
-                time_tag(&b.published)
+                time_tag(&b.published),
+                age(b.age_seconds)
             );
             for t in &doc.tiers {
                 match b.tiers.iter().find(|p| p.tier == t.name) {
@@ -381,8 +382,12 @@ fn days(seconds: i64) -> String {
 
 /// A `<time>` element showing an RFC 3339 instant as `2026-11-10 18:00 UTC`.
 fn time_tag(rfc3339: &str) -> String {
+    time_tag_as(rfc3339, "%Y-%m-%d %H:%M UTC")
+}
+
+fn time_tag_as(rfc3339: &str, format: &str) -> String {
     let shown = DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .map(|t| t.format(format).to_string())
         .unwrap_or_else(|_| rfc3339.to_string());
     format!("<time datetime=\"{}\">{}</time>", esc(rfc3339), esc(&shown))
 }
@@ -442,7 +447,21 @@ fn grid_text(p: &PairDoc) -> String {
     } else if let Some(release) = &p.release {
         let _ = write!(text, "<span class=\"sub\">{}</span>", esc(release));
     }
+    let _ = write!(
+        text,
+        "<span class=\"sub\">due {}</span>",
+        time_tag_as(&p.deadline, "%m-%d %H:%M UTC")
+    );
     text
+}
+
+/// "23 h ago", "3 days ago".
+fn age(seconds: i64) -> String {
+    if seconds < 2 * 86400 {
+        format!("{} ago", hours(seconds - seconds % 3600))
+    } else {
+        format!("{} days ago", seconds / 86400)
+    }
 }
 
 #[cfg(test)]

@@ -222,19 +222,19 @@ async fn landing_page_in_headless_chromium() {
     let waiting = session.find(&cell("ADV-2026-05-10", "office365")).await;
     assert_eq!(
         session.text(&waiting).await,
-        "breached\n95 h / 48 h, waiting"
+        "breached\n95 h / 48 h, waiting\ndue 05-12 17:00 UTC"
     );
     let late = session
         .find(&cell("ADV-2026-05-10", "other_languages"))
         .await;
     assert_eq!(
         session.text(&late).await,
-        "breached\n60 h / 48 h\n2026.05.10-adv-all"
+        "breached\n60 h / 48 h\n2026.05.10-adv-all\ndue 05-12 17:00 UTC"
     );
     let met = session.find(&cell("2026-May", "english")).await;
     assert_eq!(
         session.text(&met).await,
-        "met\n22 h / 24 h\n2026.05.12-english"
+        "met\n22 h / 24 h\n2026.05.12-english\ndue 05-13 17:00 UTC"
     );
     let breached_bg = session.css(&waiting, "background-color").await;
     let met_bg = session.css(&met, "background-color").await;
@@ -243,6 +243,14 @@ async fn landing_page_in_headless_chromium() {
     // The table has one header per tier, and one row per bulletin of the 14-day window.
     let headers = session.find_all("#bulletins thead th").await;
     assert_eq!(headers.len(), 2 + 3);
+    let published = session
+        .text(
+            &session
+                .find("#bulletins tr[data-bulletin='ADV-2026-05-10'] td:nth-of-type(1)")
+                .await,
+        )
+        .await;
+    assert_eq!(published, "2026-05-10 17:00 UTC\n3 days ago");
     let rows = session.find_all("#bulletins tbody tr").await;
     assert_eq!(rows.len(), 15, "14 daily advisories and 2026-May");
 
@@ -318,6 +326,7 @@ struct Driver {
 
 impl Driver {
     async fn start(binary: &Path) -> Driver {
+        patchlag_exporter::install_crypto_provider();
         // A free loopback port: bind, note it, release it for chromedriver.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
