@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite. On a fresh Debian machine it first installs what the tests talk to
-# (promtool, amtool and friends from Debian's packages), then runs lints, unit, integration and
-# end-to-end tests, and the Prometheus rule and dashboard checks.
+# (promtool, amtool, headless Chromium and chromedriver, from Debian's packages), then runs
+# lints, unit, integration and end-to-end tests, and the Prometheus rule and dashboard checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo

@@ -191,6 +191,7 @@ impl App {
                 self.refresh().await?;
                 self.start_pollers();
                 tracing::info!(file = %self.config_path.display(), "configuration reloaded");
+                crate::logging::log_configuration(&self.config(), self.store.path());
                 Ok(())
             }
         }

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod config;
 pub mod duration;
+pub mod landing;
 pub mod logging;
 pub mod metrics;
 pub mod model;
@@ -16,6 +17,7 @@ pub mod report;
 pub mod server;
 pub mod snapshot;
 pub mod sources;
+pub mod status;
 pub mod store;
 pub mod timeparse;
 

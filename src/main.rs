@@ -18,14 +18,34 @@ use patchlag_exporter::{logging, report};
 const EXIT_CONFIG: u8 = 1;
 const EXIT_FATAL: u8 = 2;
 
+const AFTER_HELP: &str = "\
+It polls bulletin sources (when a clock starts: Microsoft's MSRC CVRF index) and release sources
+(when it stops: the vendor's content releases), keeps the history in SQLite, and serves per-tier
+delays, pending content and goal breaches on /metrics, a status page on /, and JSON on
+/api/v1/status.
+
+Examples:
+  # Check a configuration without touching the network
+  patchlag-exporter --config.file /etc/patchlag-exporter/patchlag.yml --config.check
+
+  # Run, with the database on persistent storage
+  patchlag-exporter --config.file /etc/patchlag-exporter/patchlag.yml \\
+      --storage.path /var/lib/patchlag-exporter/patchlag.db
+
+  # The offline demo from the source tree, then open http://localhost:9786/
+  patchlag-exporter --config.file examples/demo.yml
+
+  # This year's compliance history for the vendor (see: patchlag-exporter report --help)
+  patchlag-exporter report --since 2026-01-01 --format csv > patchlag-2026.csv
+
+SIGHUP or POST /-/reload re-reads the configuration. Exit status: 0 after SIGTERM or SIGINT,
+1 invalid configuration or flags, 2 any other start-up failure (port in use, database unreadable).";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "patchlag-exporter",
     about = "Prometheus exporter measuring how long patch-content vendors take to ship content after a security bulletin.",
-    long_about = "Prometheus exporter measuring how long patch-content vendors take to ship content after a \
-                  security bulletin.\n\nIt polls bulletin sources (when a clock starts, e.g. Microsoft's MSRC \
-                  CVRF API) and release sources (when it stops, e.g. the vendor's PMImport releases), keeps \
-                  the history in SQLite, and exposes delays, pending releases and goal breaches per tier.",
+    after_help = AFTER_HELP,
     disable_version_flag = true,
     args_conflicts_with_subcommands = true
 )]
@@ -100,7 +120,7 @@ struct RunArgs {
 
 #[derive(Args, Debug)]
 struct LogArgs {
-    /// Only log messages at or above this level: debug, info, warn, error.
+    /// Log events at or above this level.
     #[arg(
         long = "log.level",
         value_name = "LEVEL",
@@ -109,7 +129,7 @@ struct LogArgs {
     )]
     level: logging::Level,
 
-    /// Log format: logfmt or json (to stderr).
+    /// One line per event on stderr, as logfmt or JSON.
     #[arg(
         long = "log.format",
         value_name = "FORMAT",
@@ -121,7 +141,7 @@ struct LogArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Print the compliance history from the store: one row per tier and bulletin, then per-tier totals.
+    /// Print the compliance history from the store (per bulletin and tier, then per-tier totals) and exit.
     Report(report::ReportArgs),
 }
 
@@ -251,12 +271,10 @@ async fn serve(args: RunArgs, config: Config, clock: Clock) -> ExitCode {
     tracing::info!(
         version = BUILD.version,
         revision = BUILD.revision,
-        config = %args.config_file.display(),
-        storage = %storage_path.display(),
-        tiers = config.tiers.len(),
-        sources = config.sources.len(),
+        rustc_version = BUILD.rustc_version,
         "starting patchlag-exporter"
     );
+    logging::log_configuration(&config, &storage_path);
     let app = match App::new(config, args.config_file.clone(), store, clock) {
         Ok(app) => app,
         Err(e) => {

@@ -16,28 +16,29 @@ use crate::store::Store;
 use crate::timeparse::rfc3339;
 
 #[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct ReportArgs {
-    /// YAML configuration file (tiers, goals and source names).
+    /// YAML configuration file: tiers, goals and source names.
     #[arg(long = "config.file", value_name = "FILE", default_value = DEFAULT_CONFIG_FILE)]
     pub config_file: PathBuf,
 
-    /// SQLite database file [default: storage.path from the configuration, else patchlag.db].
+    /// SQLite database file, opened read-only [default: storage.path from the configuration, else patchlag.db].
     #[arg(long = "storage.path", value_name = "FILE")]
     pub storage_path: Option<PathBuf>,
 
-    /// Only bulletins published at or after this time (RFC 3339 or YYYY-MM-DD, UTC).
+    /// Only bulletins published at or after TIME: RFC 3339, or a date for 00:00 UTC.
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
 
-    /// Only bulletins published before this time (RFC 3339 or YYYY-MM-DD, UTC).
+    /// Only bulletins published before TIME: RFC 3339, or a date for 00:00 UTC.
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
 
-    /// Only this tier (repeatable).
+    /// Only this tier; repeat for several. Default: every tier.
     #[arg(long, value_name = "NAME")]
     pub tier: Vec<String>,
 
-    /// Output format.
+    /// Output format: table for people, csv for spreadsheets, json for programs.
     #[arg(long, value_name = "FORMAT", default_value = "table")]
     pub format: ReportFormat,
 
@@ -45,6 +46,22 @@ pub struct ReportArgs {
     #[arg(long = "debug.fixed-now", value_name = "TIME", hide = true)]
     pub fixed_now: Option<String>,
 }
+
+const EXAMPLES: &str = "\
+Examples:
+  # This year's history for the vendor, as a spreadsheet
+  patchlag-exporter report --config.file /etc/patchlag-exporter/patchlag.yml \\
+      --since 2026-01-01 --until 2027-01-01 --format csv > patchlag-2026.csv
+
+  # Office 365 content in the last quarter of 2026, on the terminal
+  patchlag-exporter report --since 2026-10-01 --until 2027-01-01 --tier office365
+
+  # Totals per tier, with jq
+  patchlag-exporter report --format json | jq '.tiers[]'
+
+Times are UTC. Delays and goals are in hours in the table, in seconds in CSV and JSON.
+Safe beside a running exporter, and on a copy of the database (sqlite3 patchlag.db \".backup copy.db\").
+Exit status: 0 printed, 1 invalid flags or configuration, 2 database missing or unreadable.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
@@ -146,8 +163,14 @@ pub fn build(
     }
 }
 
+/// A duration for people, exact to the minute: `30h00m`, `0h45m`; whole hours as `24h`.
 fn hours(seconds: i64) -> String {
-    format!("{:.1}h", seconds as f64 / 3600.0)
+    let minutes = seconds.max(0) / 60;
+    if minutes % 60 == 0 {
+        format!("{}h", minutes / 60)
+    } else {
+        format!("{}h{:02}m", minutes / 60, minutes % 60)
+    }
 }
 
 pub fn write_table(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
@@ -200,9 +223,16 @@ pub fn write_table(report: &Report, out: &mut dyn Write) -> std::io::Result<()> 
         writeln!(out, "{}", line(row))?;
     }
     writeln!(out)?;
+    let tw = report
+        .tiers
+        .iter()
+        .map(|t| t.tier.chars().count())
+        .chain([4])
+        .max()
+        .unwrap_or(4);
     writeln!(
         out,
-        "{:<20}  {:>6}  {:>6}  {:>8}  {:>7}  {:>9}",
+        "{:<tw$}  {:>6}  {:>6}  {:>8}  {:>7}  {:>9}",
         "TIER", "PAIRS", "MET", "BREACHED", "PENDING", "MET RATIO"
     )?;
     for t in &report.tiers {
@@ -212,7 +242,7 @@ pub fn write_table(report: &Report, out: &mut dyn Write) -> std::io::Result<()> 
             .unwrap_or_else(|| "-".into());
         writeln!(
             out,
-            "{:<20}  {:>6}  {:>6}  {:>8}  {:>7}  {:>9}",
+            "{:<tw$}  {:>6}  {:>6}  {:>8}  {:>7}  {:>9}",
             t.tier, t.pairs, t.met, t.breached, t.pending, ratio
         )?;
     }
@@ -296,6 +326,11 @@ fn execute(args: &ReportArgs) -> Result<(), (u8, String)> {
     };
     let since = parse("since", &args.since)?;
     let until = parse("until", &args.until)?;
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            return Err((1, "--since must be earlier than --until".into()));
+        }
+    }
     for t in &args.tier {
         if config.tier(t).is_none() {
             return Err((
@@ -335,4 +370,17 @@ fn execute(args: &ReportArgs) -> Result<(), (u8, String)> {
             .and_then(|_| writeln!(out).map_err(|e| e.to_string())),
     };
     result.map_err(|e| (2, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hours;
+
+    #[test]
+    fn hours_are_exact_to_the_minute() {
+        assert_eq!(hours(86400), "24h");
+        assert_eq!(hours(30 * 3600 + 15 * 60 + 59), "30h15m");
+        assert_eq!(hours(45 * 60), "0h45m");
+        assert_eq!(hours(-5), "0h");
+    }
 }

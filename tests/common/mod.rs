@@ -153,6 +153,21 @@ pub struct Exporter {
     pub logs: Arc<Mutex<Vec<String>>>,
 }
 
+/// The address in the "listening" line, in either log format.
+fn listen_address(line: &str) -> Option<String> {
+    if line.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        return (v["msg"] == "listening")
+            .then(|| v["address"].as_str().map(str::to_string))
+            .flatten();
+    }
+    if !line.contains(" msg=listening ") {
+        return None;
+    }
+    let addr = line.split(" address=").nth(1)?;
+    addr.split_whitespace().next().map(str::to_string)
+}
+
 impl Exporter {
     /// Starts the binary with `--web.listen-address 127.0.0.1:0` plus `args` and waits until it
     /// logs the address it listens on.
@@ -182,15 +197,8 @@ impl Exporter {
         let sink = logs.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("message=listening") {
-                    if let Some(addr) = line.split("address=").nth(1) {
-                        let _ = tx.send(
-                            addr.split_whitespace()
-                                .next()
-                                .unwrap_or_default()
-                                .to_string(),
-                        );
-                    }
+                if let Some(addr) = listen_address(&line) {
+                    let _ = tx.send(addr);
                 }
                 sink.lock().expect("lock").push(line);
             }
