@@ -93,7 +93,7 @@ def main():
             })
 
     day = dt.date(2026, 1, 1)
-    n = 0
+    issued = 0  # advisories so far
     with open(os.path.join(OUT, "advisories.csv"), "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["id", "title", "published"])
@@ -106,7 +106,7 @@ def main():
                 advisory = f"ADV-{day:%Y-%m-%d}-{number}"
                 title = f"Demo security advisory {number} of {day:%A %d %B %Y}"
                 w.writerow([advisory, title, start.astimezone(LA).isoformat()])
-                schedule = [("English", 6), ("All languages", 60 if n % 4 == 0 else 46)]
+                schedule = [("English", 6), ("All languages", 60 if issued % 4 == 0 else 46)]
                 if not (day.weekday() == 6 and offset == 0):
                     schedule.append(("Office 365", 20))
                 for language, hours in schedule:
@@ -116,7 +116,7 @@ def main():
                         "language": language,
                         "bulletins": [advisory],
                     })
-                n += 1
+                issued += 1
             day += dt.timedelta(days=1)
 
     with open(os.path.join(OUT, "pmimport-releases.json"), "w") as f:
