@@ -4,14 +4,22 @@
 - msrc-updates.json: the MSRC CVRF /updates index as it stood in 2026 (real ids, titles and
   both date spellings; "Early" and pre-release documents included, so the demo shows them
   being ignored).
-- advisories.csv: a simulated daily advisory feed from 2026-01-01 to 2030-12-31 (10:00 Pacific
-  each day), so that whenever the demo runs its recent bulletins are hours or days old.
+- advisories.csv: a simulated advisory feed from 2026-01-01 to 2030-12-31, three advisories a
+  day eight hours apart (02:00, 10:00 and 18:00 Pacific), so that whenever the demo runs its
+  recent bulletins are hours or days old.
 - pmimport-releases.json: a simulated vendor release list in the PMImport style: for each
-  MSRC month and each daily advisory, one release per language tier, on a fixed schedule that
+  MSRC month and each advisory, one release per language tier, on a fixed schedule that
   shows every state at any moment:
-    english          released 6 h after each advisory                    -> met (pending for 6 h)
-    other_languages  released 40 h after, every third day 60 h after     -> met / at risk / breached
-    office365        released 20 h after, never for Sunday advisories    -> pending past goal
+    english          released 6 h after each advisory                  -> met (pending for 6 h)
+    other_languages  released 46 h after (at risk from 36 h, met), every
+                     fourth advisory 60 h after (at risk, then past the
+                     goal while pending, then released late)           -> at risk / met / breached
+    office365        released 20 h after, never for the 10:00 advisory
+                     of a Sunday                                       -> pending past goal
+  Why these numbers: an advisory is at most 9 hours (8, or 9 across a daylight saving change)
+  younger than the previous one, and other_languages is at risk from 36 h to 46 h after each,
+  a 10-hour window, so some pair is always at risk; within the demo's 14-day series window
+  there is always a Sunday advisory more than 48 hours old whose office365 content is missing.
 Run it from the repository root: python3 scripts/gen-demo-fixtures.py [reference.json]
 """
 import csv
@@ -85,23 +93,30 @@ def main():
             })
 
     day = dt.date(2026, 1, 1)
+    issued = 0  # advisories so far
     with open(os.path.join(OUT, "advisories.csv"), "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["id", "title", "published"])
         while day <= dt.date(2030, 12, 31):
-            start = dt.datetime.combine(day, dt.time(10, 0), LA)
-            advisory = f"ADV-{day:%Y-%m-%d}"
-            w.writerow([advisory, f"Demo security advisory of {day:%A %d %B %Y}", start.isoformat()])
-            schedule = [("English", 6), ("All languages", 60 if day.toordinal() % 3 == 0 else 40)]
-            if day.weekday() != 6:
-                schedule.append(("Office 365", 20))
-            for language, hours in schedule:
-                releases.append({
-                    "version": f"{day:%Y.%m.%d}-adv-{language.split()[0].lower()}",
-                    "released": iso(start + dt.timedelta(hours=hours)),
-                    "language": language,
-                    "bulletins": [advisory],
-                })
+            # Eight hours apart in real time (arithmetic in UTC): 02:00, 10:00 and 18:00
+            # Pacific, 01:00 or 03:00 instead of 02:00 on the day daylight saving changes.
+            ten = dt.datetime.combine(day, dt.time(10, 0), LA).astimezone(UTC)
+            for number, offset in enumerate((-8, 0, 8), start=1):
+                start = ten + dt.timedelta(hours=offset)
+                advisory = f"ADV-{day:%Y-%m-%d}-{number}"
+                title = f"Demo security advisory {number} of {day:%A %d %B %Y}"
+                w.writerow([advisory, title, start.astimezone(LA).isoformat()])
+                schedule = [("English", 6), ("All languages", 60 if issued % 4 == 0 else 46)]
+                if not (day.weekday() == 6 and offset == 0):
+                    schedule.append(("Office 365", 20))
+                for language, hours in schedule:
+                    releases.append({
+                        "version": f"{day:%Y.%m.%d}-{number}-adv-{language.split()[0].lower()}",
+                        "released": iso(start + dt.timedelta(hours=hours)),
+                        "language": language,
+                        "bulletins": [advisory],
+                    })
+                issued += 1
             day += dt.timedelta(days=1)
 
     with open(os.path.join(OUT, "pmimport-releases.json"), "w") as f:

@@ -382,13 +382,29 @@ pub fn family_lines(text: &str, prefix: &str) -> Vec<String> {
 }
 
 pub fn promtool() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("promtool"))
-            .find(|p| p.is_file())
+    tool(&["promtool"])
+}
+
+/// The first of `names` that is an absolute path to a file or a file in `PATH`. Tests that need
+/// an outside program skip when this is `None`, except in CI (`CI` set), where the test command
+/// installs every such program and a missing one fails the test.
+pub fn tool(names: &[&str]) -> Option<PathBuf> {
+    let found = names.iter().find_map(|name| {
+        let path = Path::new(name);
+        if path.is_absolute() {
+            return path.is_file().then(|| path.to_path_buf());
+        }
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join(name))
+                .find(|p| p.is_file())
+        })
     });
     if found.is_none() && std::env::var_os("CI").is_some() {
-        panic!("promtool is required in CI (the test command installs it)");
+        panic!(
+            "{} is required in CI (the test command installs it)",
+            names.join(" or ")
+        );
     }
     found
 }
