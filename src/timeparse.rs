@@ -114,8 +114,7 @@ impl TimeFormat {
         let cut = pattern
             .match_indices('%')
             .map(|(i, _)| i)
-            .filter(|&i| date_only(&pattern[..i]))
-            .last()?;
+            .rfind(|&i| date_only(&pattern[..i]))?;
         let mut prefix = &pattern[..cut];
         // Drop the separator between date and time (" ", "T", ", ", " at ").
         while let Some(Item::Literal(text) | Item::Space(text)) = StrftimeItems::new(prefix).last()
