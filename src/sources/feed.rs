@@ -318,6 +318,16 @@ mod tests {
                         Tz::UTC
                     )
                 ),
+                (
+                    "urn:pmimport:2024.10.09.1",
+                    vec!["english", "other_languages"],
+                    Published::Instant(ts("2024-10-09T05:00:00Z"))
+                ),
+                (
+                    "urn:pmimport:2024.10.10.o365",
+                    vec!["office365"],
+                    Published::Instant(ts("2024-10-10T15:00:00Z"))
+                ),
             ]
         );
         assert_eq!(p.records[0].title, "PMImport content for English released");
@@ -337,7 +347,7 @@ mod tests {
         let k = kind(None, Some(Tiering::Fixed(vec!["office365".into()])));
         let p = parse(&k, &fixture("vendor-releases.atom")).expect("parses");
         assert!(p.records.iter().all(|r| r.tiers == ["office365"]));
-        assert_eq!(p.records.len(), 6);
+        assert_eq!(p.records.len(), 8);
     }
 
     #[test]

@@ -342,6 +342,12 @@ mod tests {
                     vec!["english"],
                     vec![]
                 ),
+                (
+                    "2024.08.14.1",
+                    chicago(2024, 8, 14, 9, 0),
+                    vec!["english", "other_languages"],
+                    vec!["2024-Aug"]
+                ),
             ]
         );
         assert_eq!(p.excluded, 1, "the Klingon row maps to no tier");
@@ -433,7 +439,7 @@ mod tests {
         let mut config = kb();
         config.published = sel("td:nth-child(6)");
         let e = error(config, page.as_bytes());
-        assert!(e.contains("none of the 8 rows is usable"), "{e}");
+        assert!(e.contains("none of the 9 rows is usable"), "{e}");
         assert!(e.contains("no element matches `published`"), "{e}");
         // Dates in another format.
         let mut config = kb();
