@@ -556,3 +556,22 @@ async fn broken_pages_and_feeds_keep_the_history() {
     }
     assert_eq!(data_lines(&exporter.scrape().await), good);
 }
+
+#[test]
+fn example_configurations_pass_the_check() {
+    for example in ["examples/pmimport.yml", "examples/demo.yml"] {
+        let out = std::process::Command::new(BIN)
+            .args(["--config.check", "--config.file"])
+            .arg(repo_root().join(example))
+            .output()
+            .expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{example}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.starts_with("SUCCESS"), "{stdout}");
+    }
+}

@@ -365,6 +365,20 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_reads_the_fixture() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pmimport.yml");
+        let config = crate::config::Config::load(&path).expect("valid example");
+        let source = config.source("pmimport_kb").expect("pmimport_kb");
+        let crate::config::KindConfig::Html(html) = &source.kind else {
+            panic!("not html");
+        };
+        let from_example = parse(html.clone(), &fixture("pmimport-kb.html")).expect("parses");
+        let from_test = parse(kb(), &fixture("pmimport-kb.html")).expect("parses");
+        assert_eq!(from_example.records, from_test.records);
+        assert_eq!(from_example.records.len(), 6);
+    }
+
+    #[test]
     fn list_items_with_scope_and_regexes() {
         let body = br#"<html><body><ul class="releases">
             <li>Version 7.1 - released 2024-11-12T20:00:00Z - English - fixes 2024-Nov</li>
