@@ -45,21 +45,24 @@ impl Html {
             })
     }
 
-    /// One row as a record; `Ok(None)` when it belongs to no configured tier. Errors say what
-    /// is wrong with the row, naming its id once known.
+    /// One row as a record; `Ok(None)` when it belongs to no configured tier.
     fn record(
         &self,
         row: ElementRef<'_>,
         ctx: &ParseContext<'_>,
-    ) -> Result<Option<Record>, String> {
+    ) -> Result<Option<Record>, RowError> {
         let c = &self.config;
-        let id_text = first_text(row, &c.id).ok_or(": no element matches `id`")?;
-        let id =
-            capture(c.id_regex.as_ref(), &id_text, "id_regex").map_err(|e| format!(": {e}"))?;
+        let without_id = |message: String| RowError { id: None, message };
+        let id_text =
+            first_text(row, &c.id).ok_or_else(|| without_id("no element matches `id`".into()))?;
+        let id = capture(c.id_regex.as_ref(), &id_text, "id_regex").map_err(without_id)?;
         if id.is_empty() {
-            return Err(": empty id".into());
+            return Err(without_id("empty id".into()));
         }
-        let with_id = |e: String| format!(" ({id}): {e}");
+        let with_id = |message: String| RowError {
+            id: Some(id.to_string()),
+            message,
+        };
         let time = first_text(row, &c.published)
             .ok_or_else(|| with_id("no element matches `published`".into()))?;
         let time =
@@ -116,6 +119,12 @@ impl Html {
             covers,
         }))
     }
+}
+
+/// Why a row is unusable, naming its id once known.
+struct RowError {
+    id: Option<String>,
+    message: String,
 }
 
 /// The row itself when the selector matches it (`:scope`), then its matching descendants.
@@ -195,7 +204,15 @@ impl SourceKind for Html {
             match self.record(*row, ctx) {
                 Ok(Some(record)) => parsed.records.push(record),
                 Ok(None) => parsed.excluded += 1,
-                Err(e) => parsed.skipped.push(format!("row {}{e}", n + 1)),
+                Err(RowError {
+                    id: Some(id),
+                    message,
+                }) => parsed
+                    .skipped
+                    .push(format!("row {} ({id}): {message}", n + 1)),
+                Err(RowError { id: None, message }) => {
+                    parsed.skipped.push(format!("row {}: {message}", n + 1))
+                }
             }
         }
         if parsed.records.is_empty() && !parsed.skipped.is_empty() {
