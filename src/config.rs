@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use regex::Regex;
+use scraper::Selector;
 use serde::Deserialize;
 use serde_json_path::JsonPath;
 use serde_saphyr::Spanned;
@@ -285,14 +286,16 @@ pub struct FeedConfig {
     pub tiering: Option<Tiering>,
 }
 
+/// CSS selectors are compiled here, so `--config.check` rejects a bad one with its position.
+/// All but `rows` are relative to a row (`:scope` is the row itself).
 #[derive(Debug, Clone)]
 pub struct HtmlConfig {
-    pub rows: String,
-    pub id: String,
-    pub published: String,
-    pub title: Option<String>,
-    pub tier: Option<String>,
-    pub covers: Option<String>,
+    pub rows: Selector,
+    pub id: Selector,
+    pub published: Selector,
+    pub title: Option<Selector>,
+    pub tier: Option<Selector>,
+    pub covers: Option<Selector>,
     pub id_regex: Option<Regex>,
     pub published_regex: Option<Regex>,
     pub tier_regex: Option<Regex>,
@@ -1113,6 +1116,26 @@ impl Validator<'_> {
         Ok(re)
     }
 
+    fn selector(&self, value: &S<String>, key: String) -> Result<Selector, ConfigError> {
+        if value.value.trim().is_empty() {
+            return Err(self.err(Some(value), key, "empty CSS selector"));
+        }
+        Selector::parse(&value.value).map_err(|e| {
+            let why = match e {
+                // Its Display asks the user to report a bug; the kind itself is the useful part.
+                scraper::error::SelectorErrorKind::UnexpectedSelectorParseError(kind) => {
+                    format!("{kind:?}")
+                }
+                other => one_line(&other.to_string()),
+            };
+            self.err(
+                Some(value),
+                key,
+                format!("invalid CSS selector {:?}: {why}", value.value),
+            )
+        })
+    }
+
     fn jsonpath(&self, value: &S<String>, key: String) -> Result<JsonPath, ConfigError> {
         JsonPath::parse(&value.value).map_err(|e| {
             self.err(
@@ -1319,6 +1342,13 @@ impl Validator<'_> {
                     "set either `tier_from_title` or `tiers`, not both",
                 ));
             }
+            if map.value.is_empty() {
+                return Err(self.err(
+                    Some(map),
+                    key("tier_from_title"),
+                    "must map at least one tier to a title regex",
+                ));
+            }
             let mut list = Vec::new();
             for (tier, re) in &map.value {
                 if !tier_names.contains(tier.as_str()) {
@@ -1366,16 +1396,32 @@ impl Validator<'_> {
             None => Regex::new(DEFAULT_COVERS_REGEX)
                 .map_err(|e| self.err::<()>(None, key("covers_regex"), e.to_string()))?,
         };
+        // A regex without the value it applies to is a mistake, not a no-op.
+        for (regex, value, k) in [
+            (&src.tier_regex, &src.tier, "tier"),
+            (&src.covers_regex, &src.covers, "covers"),
+        ] {
+            if let (Some(re), None) = (regex, value) {
+                return Err(self.err(
+                    Some(re),
+                    key(&format!("{k}_regex")),
+                    format!("needs `{k}` (the selector whose text it applies to)"),
+                ));
+            }
+        }
+        let opt = |v: &Option<S<String>>, k: &str| -> Result<Option<Selector>, ConfigError> {
+            v.as_ref().map(|v| self.selector(v, key(k))).transpose()
+        };
         Ok(HtmlConfig {
-            rows: self.required(name, src, &src.rows, "rows")?.value.clone(),
-            id: self.required(name, src, &src.id, "id")?.value.clone(),
-            published: self
-                .required(name, src, &src.published, "published")?
-                .value
-                .clone(),
-            title: src.title.as_ref().map(|v| v.value.clone()),
-            tier: src.tier.as_ref().map(|v| v.value.clone()),
-            covers: src.covers.as_ref().map(|v| v.value.clone()),
+            rows: self.selector(self.required(name, src, &src.rows, "rows")?, key("rows"))?,
+            id: self.selector(self.required(name, src, &src.id, "id")?, key("id"))?,
+            published: self.selector(
+                self.required(name, src, &src.published, "published")?,
+                key("published"),
+            )?,
+            title: opt(&src.title, "title")?,
+            tier: opt(&src.tier, "tier")?,
+            covers: opt(&src.covers, "covers")?,
             id_regex: self.capture_regex(&src.id_regex, key("id_regex"))?,
             published_regex: self.capture_regex(&src.published_regex, key("published_regex"))?,
             tier_regex: self.capture_regex(&src.tier_regex, key("tier_regex"))?,
@@ -1611,6 +1657,161 @@ sources:
         assert_eq!(
             e,
             "test.yml:3:11: tiers.english.goal: expected string scalar"
+        );
+    }
+
+    /// GOOD plus the three kinds that watch pages, feeds and files.
+    fn with_sources(extra: &str) -> String {
+        format!(
+            "{GOOD}  guide:\n    role: bulletins\n    kind: feed\n    url: https://api.msrc.microsoft.com/update-guide/rss\n    title_match: '^CVE-'\n{extra}"
+        )
+    }
+
+    const KB: &str = r#"  kb:
+    role: releases
+    kind: html
+    url: https://example.invalid/kb/275830
+    rows: "table.release-history > tbody > tr"
+    id: "td:nth-child(1)"
+    id_regex: '(\d{4}\.\d{2}\.\d{2}\.\d+)'
+    published: "td:nth-child(2)"
+    time_format: "%m/%d/%Y %I:%M %p"
+    timezone: America/Chicago
+    tier: "td:nth-child(3)"
+    tier_map: {English/Invariant: english}
+    covers: "td:nth-child(4)"
+  cab:
+    role: releases
+    kind: http_resource
+    url: https://example.invalid/pmimport.cab
+    tiers: [english, other_languages]
+  news:
+    role: releases
+    kind: feed
+    url: https://example.invalid/releases.atom
+    tier_from_title: {english: '(?i)english', other_languages: '(?i)all languages'}
+"#;
+
+    #[test]
+    fn feed_html_and_http_resource_sources() {
+        let c = parse(&with_sources(KB)).expect("valid");
+        let guide = c.source("guide").expect("guide");
+        assert!(
+            matches!(&guide.kind, KindConfig::Feed(f) if f.tiering.is_none() && f.title_match.is_some()),
+            "a bulletin feed needs no tiers"
+        );
+        let kb = c.source("kb").expect("kb");
+        assert!(kb.may_release_tier("english") && !kb.may_release_tier("other_languages"));
+        match &kb.kind {
+            KindConfig::Html(h) => {
+                assert_eq!(h.time.timezone, Tz::America__Chicago);
+                assert_eq!(h.covers_regex.as_str(), DEFAULT_COVERS_REGEX);
+            }
+            other => panic!("unexpected kind {other:?}"),
+        }
+        assert!(c
+            .source("cab")
+            .expect("cab")
+            .may_release_tier("other_languages"));
+        let news = c.source("news").expect("news");
+        assert!(news.may_release_tier("other_languages") && !news.may_release_tier("office365"));
+    }
+
+    #[test]
+    fn invalid_css_selector_names_file_line_and_key() {
+        let e = error(&with_sources(&KB.replace(
+            r#"published: "td:nth-child(2)""#,
+            r#"published: "td:nth-child(second)""#,
+        )));
+        assert!(e.starts_with("test.yml:39:16: sources.kb.published: invalid CSS selector \"td:nth-child(second)\""), "{e}");
+        let e = error(&with_sources(&KB.replace(
+            r#"rows: "table.release-history > tbody > tr""#,
+            r#"rows: "table >> tr""#,
+        )));
+        assert!(e.starts_with("test.yml:36:11: sources.kb.rows: invalid CSS selector \"table >> tr\": DanglingCombinator"), "{e}");
+        let e = error(&with_sources(
+            &KB.replace(r#"tier: "td:nth-child(3)""#, r#"tier: """#),
+        ));
+        assert!(e.contains("sources.kb.tier: empty CSS selector"), "{e}");
+    }
+
+    #[test]
+    fn page_feed_and_file_mistakes() {
+        // A regex for a value that is not selected.
+        let e = error(&with_sources(&KB.replace(
+            "    covers: \"td:nth-child(4)\"\n",
+            "    covers_regex: '(KB\\d+)'\n",
+        )));
+        assert!(e.contains("sources.kb.covers_regex: needs `covers`"), "{e}");
+        // A regex without its capture group.
+        let e = error(&with_sources(&KB.replace(
+            r"id_regex: '(\d{4}\.\d{2}\.\d{2}\.\d+)'",
+            r"id_regex: '\d+'",
+        )));
+        assert!(
+            e.contains("sources.kb.id_regex: needs one capture group"),
+            "{e}"
+        );
+        // The file has no tiers of its own.
+        let e = error(&with_sources(
+            &KB.replace("    tiers: [english, other_languages]\n", ""),
+        ));
+        assert!(
+            e.contains("sources.cab.tiers: required for kind http_resource"),
+            "{e}"
+        );
+        let e = error(&with_sources(&KB.replace(
+            "    tiers: [english, other_languages]\n",
+            "    tier: $.x\n",
+        )));
+        assert!(
+            e.contains("sources.cab.tier: not a setting of kind http_resource"),
+            "{e}"
+        );
+        let e = error(&with_sources(&KB.replace(
+            "role: releases\n    kind: http_resource",
+            "role: bulletins\n    kind: http_resource",
+        )));
+        assert!(
+            e.contains("sources.cab.role: kind http_resource is a release source"),
+            "{e}"
+        );
+        // Feeds: tiers come from titles or a list, for known tiers, with valid regexes.
+        let e = error(&with_sources(&KB.replace(
+            "tier_from_title: {english: '(?i)english', other_languages: '(?i)all languages'}",
+            "tier_from_title: {}",
+        )));
+        assert!(
+            e.contains("sources.news.tier_from_title: must map at least one tier"),
+            "{e}"
+        );
+        let e = error(&with_sources(&KB.replace(
+            "other_languages: '(?i)all languages'}",
+            "office365: '(?i)office 365'}",
+        )));
+        assert!(
+            e.contains("sources.news.tier_from_title.office365: unknown tier"),
+            "{e}"
+        );
+        let e = error(&with_sources(
+            &KB.replace("'(?i)english'", "'(?i)english('"),
+        ));
+        assert!(
+            e.contains("sources.news.tier_from_title.english: invalid regex"),
+            "{e}"
+        );
+        let e = error(&with_sources(&KB.replace(
+            "    tier_from_title: {english: '(?i)english', other_languages: '(?i)all languages'}\n",
+            "",
+        )));
+        assert!(
+            e.contains("sources.news.tiers: a feed release source needs"),
+            "{e}"
+        );
+        let e = error(&with_sources("    tiers: [english]\n"));
+        assert!(
+            e.contains("sources.guide.tiers: tiers and covers belong to release sources"),
+            "{e}"
         );
     }
 

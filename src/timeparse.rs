@@ -86,6 +86,49 @@ impl TimeFormat {
         })
     }
 
+    /// The date-only beginning of a pattern with a time of day (`%m/%d/%Y` of
+    /// `%m/%d/%Y %I:%M %p`), for pages whose cells sometimes leave the time out. `None` for
+    /// RFC 3339 (which reads bare dates already) and patterns without such a beginning.
+    pub fn date_part(&self) -> Option<TimeFormat> {
+        let TimeFormat::Pattern {
+            pattern,
+            has_time: true,
+            has_offset: false,
+            is_unix: false,
+        } = self
+        else {
+            return None;
+        };
+        let date_only = |p: &str| {
+            matches!(
+                TimeFormat::parse(p),
+                Ok(TimeFormat::Pattern {
+                    has_time: false,
+                    has_offset: false,
+                    ..
+                })
+            )
+        };
+        // Time fields follow the date fields: the longest date-only prefix ending before a
+        // `%` is the date part.
+        let cut = pattern
+            .match_indices('%')
+            .map(|(i, _)| i)
+            .rfind(|&i| date_only(&pattern[..i]))?;
+        let mut prefix = &pattern[..cut];
+        // Drop the separator between date and time (" ", "T", ", ", " at ").
+        while let Some(Item::Literal(text) | Item::Space(text)) = StrftimeItems::new(prefix).last()
+        {
+            if text.is_empty() || !prefix.ends_with(text) {
+                break;
+            }
+            prefix = &prefix[..prefix.len() - text.len()];
+        }
+        date_only(prefix)
+            .then(|| TimeFormat::parse(prefix).ok())
+            .flatten()
+    }
+
     /// Parses `value`; times without an offset are read in `tz`.
     pub fn parse_value(&self, value: &str, tz: Tz) -> Result<Published, String> {
         let value = value.trim();
@@ -220,6 +263,37 @@ mod tests {
         );
         assert!(TimeFormat::parse("%H:%M").is_err(), "no date");
         assert!(TimeFormat::parse("%Q").is_err());
+    }
+
+    #[test]
+    fn date_part_of_a_pattern() {
+        let part = |p: &str| {
+            TimeFormat::parse(p)
+                .expect("valid")
+                .date_part()
+                .map(|f| match f {
+                    TimeFormat::Pattern { pattern, .. } => pattern,
+                    TimeFormat::Rfc3339 => "rfc3339".to_string(),
+                })
+        };
+        assert_eq!(part("%m/%d/%Y %I:%M %p").as_deref(), Some("%m/%d/%Y"));
+        assert_eq!(part("%Y-%m-%dT%H:%M").as_deref(), Some("%Y-%m-%d"));
+        assert_eq!(part("%B %-d, %Y at %H:%M").as_deref(), Some("%B %-d, %Y"));
+        assert_eq!(part("%H:%M %d.%m.%Y"), None, "time before date");
+        assert_eq!(part("%m/%d/%Y"), None, "already date-only");
+        assert_eq!(part("%Y-%m-%d %H:%M %z"), None, "an offset is not optional");
+        assert_eq!(TimeFormat::Rfc3339.date_part(), None);
+        let f = TimeFormat::parse("%m/%d/%Y %I:%M %p")
+            .expect("valid")
+            .date_part()
+            .expect("date part");
+        assert_eq!(
+            f.parse_value("11/12/2024", Tz::UTC),
+            Ok(Published::Day(
+                NaiveDate::from_ymd_opt(2024, 11, 12).expect("date"),
+                Tz::UTC
+            ))
+        );
     }
 
     #[test]

@@ -106,10 +106,10 @@ async fn status_api_agrees_with_the_page_and_the_metrics() {
     let doc: Value = serde_json::from_str(&body).expect("JSON");
     let metrics = exporter.scrape().await;
     let tiers = doc["tiers"].as_array().expect("tiers");
-    assert_eq!(tiers.len(), 3);
+    assert_eq!(tiers.len(), 4);
     for tier in tiers {
         let name = tier["name"].as_str().expect("name");
-        assert_eq!(tier["current"]["bulletin"], "ADV-2026-05-13", "{name}");
+        assert_eq!(tier["current"]["bulletin"], "ADV-2026-05-14-1", "{name}");
         let ratio = value(&metrics, "patchlag_goal_met_ratio", &[("tier", name)]);
         // serde_json's default float parsing may be one unit in the last place off.
         let api_ratio = tier["goal_met_ratio"].as_f64().expect("ratio");
@@ -126,20 +126,21 @@ async fn status_api_agrees_with_the_page_and_the_metrics() {
             "{name}: {met}/{due} vs {ratio}"
         );
     }
-    let office = &tiers[1];
+    let office = &tiers[2];
     assert_eq!(office["name"], "office365");
-    assert_eq!(office["current"]["status"], "met");
-    assert_eq!(office["current"]["release"], "2026.05.13-adv-office");
+    assert_eq!(office["current"]["status"], "pending");
+    assert_eq!(office["current"]["release"], Value::Null);
+    assert_eq!(office["current"]["delay_seconds"], 7 * 3600);
     assert_eq!(
         office["overdue"],
-        json!(["ADV-2026-05-10", "ADV-2026-05-03"])
+        json!(["ADV-2026-05-10-2", "ADV-2026-05-03-2"])
     );
-    let other = &tiers[2];
+    let other = &tiers[3];
     assert_eq!(other["current"]["status"], "pending");
     assert_eq!(other["current"]["pending"], true);
-    assert_eq!(other["current"]["delay_seconds"], 23 * 3600);
+    assert_eq!(other["current"]["delay_seconds"], 7 * 3600);
     assert_eq!(doc["series_window_seconds"], 14 * 86400);
-    assert_eq!(doc["bulletins"].as_array().expect("bulletins").len(), 15);
+    assert_eq!(doc["bulletins"].as_array().expect("bulletins").len(), 43);
     let broken = doc["sources"]
         .as_array()
         .expect("sources")
@@ -177,7 +178,7 @@ async fn landing_page_in_headless_chromium() {
     let current = |tier: &str| format!("#tiers tr[data-tier='{tier}'] td:nth-of-type(2)");
     for tier in ["english", "office365", "other_languages"] {
         let text = session.text(&session.find(&current(tier)).await).await;
-        assert!(text.starts_with("ADV-2026-05-13\n"), "{tier}: {text}");
+        assert!(text.starts_with("ADV-2026-05-14-1\n"), "{tier}: {text}");
     }
     assert_eq!(
         session.text(&session.find(&status("english")).await).await,
@@ -193,7 +194,7 @@ async fn landing_page_in_headless_chromium() {
         session
             .text(&session.find(&status("office365")).await)
             .await,
-        "met\nolder, still missing past goal: ADV-2026-05-10, ADV-2026-05-03"
+        "pending\nolder, still missing past goal: ADV-2026-05-10-2, ADV-2026-05-03-2"
     );
     let progress = session
         .text(
@@ -204,7 +205,7 @@ async fn landing_page_in_headless_chromium() {
         .await;
     assert_eq!(
         progress,
-        "waiting 23 h of 48 h goal\ndeadline 2026-05-15 17:00 UTC, in 25 h"
+        "waiting 7 h of 48 h goal\ndeadline 2026-05-16 09:00 UTC, in 41 h"
     );
     let ratio = session
         .text(
@@ -219,17 +220,17 @@ async fn landing_page_in_headless_chromium() {
     let cell = |bulletin: &str, tier: &str| {
         format!("#bulletins tr[data-bulletin='{bulletin}'] td[data-tier='{tier}']")
     };
-    let waiting = session.find(&cell("ADV-2026-05-10", "office365")).await;
+    let waiting = session.find(&cell("ADV-2026-05-10-2", "office365")).await;
     assert_eq!(
         session.text(&waiting).await,
         "breached\n95 h / 48 h, waiting\ndue 05-12 17:00 UTC"
     );
     let late = session
-        .find(&cell("ADV-2026-05-10", "other_languages"))
+        .find(&cell("ADV-2026-05-10-2", "other_languages"))
         .await;
     assert_eq!(
         session.text(&late).await,
-        "breached\n60 h / 48 h\n2026.05.10-adv-all\ndue 05-12 17:00 UTC"
+        "breached\n60 h / 48 h\n2026.05.10-2-adv-all\ndue 05-12 17:00 UTC"
     );
     let met = session.find(&cell("2026-May", "english")).await;
     assert_eq!(
@@ -242,17 +243,21 @@ async fn landing_page_in_headless_chromium() {
     assert_eq!(session.css(&late, "background-color").await, breached_bg);
     // The table has one header per tier, and one row per bulletin of the 14-day window.
     let headers = session.find_all("#bulletins thead th").await;
-    assert_eq!(headers.len(), 2 + 3);
+    assert_eq!(headers.len(), 2 + 4);
     let published = session
         .text(
             &session
-                .find("#bulletins tr[data-bulletin='ADV-2026-05-10'] td:nth-of-type(1)")
+                .find("#bulletins tr[data-bulletin='ADV-2026-05-10-2'] td:nth-of-type(1)")
                 .await,
         )
         .await;
     assert_eq!(published, "2026-05-10 17:00 UTC\n3 days ago");
     let rows = session.find_all("#bulletins tbody tr").await;
-    assert_eq!(rows.len(), 15, "14 daily advisories and 2026-May");
+    assert_eq!(
+        rows.len(),
+        43,
+        "three advisories a day for 14 days, and 2026-May"
+    );
 
     // Sources: up or down, and why.
     let msrc = session

@@ -31,11 +31,41 @@ fn normalize(text: &str) -> String {
     out
 }
 
+/// A copy of the demo whose watched content file has a fixed modification time: a checkout
+/// gives the file the time of the checkout, and that time is the file's release time.
+fn copy_demo(dir: &std::path::Path) -> std::path::PathBuf {
+    let examples = dir.join("examples");
+    std::fs::create_dir_all(examples.join("fixtures")).expect("mkdir");
+    std::fs::copy(
+        repo_root().join("examples/demo.yml"),
+        examples.join("demo.yml"),
+    )
+    .expect("copy demo.yml");
+    for entry in std::fs::read_dir(repo_root().join("examples/fixtures")).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(
+            &path,
+            examples
+                .join("fixtures")
+                .join(path.file_name().expect("name")),
+        )
+        .expect("copy fixture");
+    }
+    let cab = std::fs::File::options()
+        .write(true)
+        .open(examples.join("fixtures/PMImport.cab"))
+        .expect("open the content file");
+    // 2026-11-20T00:00:00Z
+    cab.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_132_800))
+        .expect("set mtime");
+    examples.join("demo.yml")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_metrics_match_the_golden_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("demo.db");
-    let demo = repo_root().join("examples/demo.yml");
+    let demo = copy_demo(dir.path());
     let exporter = Exporter::start(&[
         "--config.file",
         demo.to_str().expect("utf-8"),

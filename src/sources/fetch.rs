@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::io::AsyncReadExt;
 
 use super::{Fetched, PollError, Reason};
-use crate::config::SourceConfig;
+use crate::config::{KindConfig, SourceConfig};
 
 /// More than a handful of redirects is a misconfiguration or a loop.
 pub const MAX_REDIRECTS: usize = 5;
@@ -19,6 +19,10 @@ pub struct Fetcher {
     client: Option<reqwest::Client>,
     timeout: Duration,
     max_body_bytes: u64,
+    /// `http_resource` needs the body only to digest it: when the answer carries a validator
+    /// (`ETag`, `Last-Modified`, a file's mtime), the body is not read, so a content file larger
+    /// than `max_body_bytes` can still be watched.
+    validators_suffice: bool,
 }
 
 impl Fetcher {
@@ -69,6 +73,7 @@ impl Fetcher {
             client,
             timeout: source.timeout,
             max_body_bytes: source.max_body_bytes,
+            validators_suffice: matches!(source.kind, KindConfig::HttpResource(_)),
         })
     }
 
@@ -110,6 +115,17 @@ impl Fetcher {
                 format!("cannot stat {}: {e}", path.display()),
             )
         })?;
+        let last_modified = meta.modified().ok().map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string()
+        });
+        if self.validators_suffice && last_modified.is_some() {
+            return Ok(Fetched {
+                last_modified,
+                ..Fetched::default()
+            });
+        }
         if meta.len() > self.max_body_bytes {
             return Err(too_large(self.max_body_bytes));
         }
@@ -126,11 +142,6 @@ impl Fetcher {
         if body.len() as u64 > self.max_body_bytes {
             return Err(too_large(self.max_body_bytes));
         }
-        let last_modified = meta.modified().ok().map(|t| {
-            chrono::DateTime::<chrono::Utc>::from(t)
-                .format("%a, %d %b %Y %H:%M:%S GMT")
-                .to_string()
-        });
         Ok(Fetched {
             body,
             not_modified: false,
@@ -172,6 +183,14 @@ impl Fetcher {
                 Reason::HttpStatus,
                 format!("HTTP status {status}"),
             ));
+        }
+        if self.validators_suffice && (etag.is_some() || last_modified.is_some()) {
+            return Ok(Fetched {
+                body: Vec::new(),
+                not_modified: false,
+                etag,
+                last_modified,
+            });
         }
         if response
             .content_length()

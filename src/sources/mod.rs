@@ -5,7 +5,10 @@
 //! so each is tested on fixtures without a network.
 
 pub mod csv;
+pub mod feed;
 pub mod fetch;
+pub mod html;
+pub mod http_resource;
 pub mod json;
 pub mod msrc;
 
@@ -150,20 +153,9 @@ pub fn build(source: &SourceConfig) -> Box<dyn SourceKind> {
         KindConfig::Msrc(c) => Box::new(msrc::Msrc::new(c.clone())),
         KindConfig::Json(c) => Box::new(json::Json::new(c.clone())),
         KindConfig::Csv(c) => Box::new(csv::Csv::new(c.clone())),
-        KindConfig::Feed(_) | KindConfig::Html(_) | KindConfig::HttpResource(_) => {
-            Box::new(Unsupported(source.kind_name()))
-        }
-    }
-}
-
-struct Unsupported(&'static str);
-
-impl SourceKind for Unsupported {
-    fn parse(&self, _: &Fetched, _: &ParseContext<'_>) -> Result<Parsed, PollError> {
-        Err(PollError::new(
-            Reason::Other,
-            format!("kind {} is not available in this build", self.0),
-        ))
+        KindConfig::Feed(c) => Box::new(feed::Feed::new(c.clone())),
+        KindConfig::Html(c) => Box::new(html::Html::new(c.clone())),
+        KindConfig::HttpResource(c) => Box::new(http_resource::HttpResource::new(c.clone())),
     }
 }
 

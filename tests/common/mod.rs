@@ -28,6 +28,14 @@ pub enum Behavior {
     Hang,
     /// Answers after a delay.
     Delay(Duration, Vec<u8>),
+    /// A file served with validators, as web servers do: `304 Not Modified` when the request's
+    /// `If-None-Match` names the ETag (or, without an ETag, `If-Modified-Since` repeats the
+    /// `Last-Modified`), else 200 with the body.
+    Resource {
+        etag: Option<String>,
+        last_modified: Option<String>,
+        body: Vec<u8>,
+    },
 }
 
 #[derive(Clone, Default)]
@@ -62,8 +70,36 @@ async fn serve(State(state): State<UpstreamState>, request: Request) -> Response
         }
         r
     };
+    let request_header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     match behavior {
         None => reply(404, vec![], b"not found".to_vec()),
+        Some(Behavior::Resource {
+            etag,
+            last_modified,
+            body,
+        }) => {
+            let unchanged = match (&etag, &last_modified) {
+                (Some(tag), _) => request_header("if-none-match").as_ref() == Some(tag),
+                (None, Some(date)) => request_header("if-modified-since").as_ref() == Some(date),
+                (None, None) => false,
+            };
+            let headers: Vec<(String, String)> = etag
+                .map(|t| ("ETag".to_string(), t))
+                .into_iter()
+                .chain(last_modified.map(|d| ("Last-Modified".to_string(), d)))
+                .collect();
+            if unchanged {
+                reply(304, headers, Vec::new())
+            } else {
+                reply(200, headers, body)
+            }
+        }
         Some(Behavior::Ok(body)) => reply(200, vec![], body),
         Some(Behavior::Status(s, body)) => reply(s, vec![], body),
         Some(Behavior::WithHeaders(s, h, body)) => reply(s, h, body),
