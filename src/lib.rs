@@ -6,8 +6,10 @@
 //! `report` present it.
 
 pub mod app;
+pub mod basic_auth;
 pub mod config;
 pub mod duration;
+pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod model;
@@ -18,6 +20,7 @@ pub mod snapshot;
 pub mod sources;
 pub mod store;
 pub mod timeparse;
+pub mod webconfig;
 
 /// Selects the TLS crypto implementation (ring) for every client and server in the process.
 /// Safe to call more than once.

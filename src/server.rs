@@ -14,7 +14,7 @@ use axum::Router;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::app::App;
+use crate::app::{App, ReloadOutcome};
 use crate::metrics::{self, BUILD};
 use crate::model::Pair;
 use crate::snapshot::Snapshot;
@@ -84,7 +84,10 @@ async fn ready(State(state): State<ServerState>) -> Response {
 
 async fn reload(State(state): State<ServerState>) -> Response {
     match state.app.reload().await {
-        Ok(()) => (StatusCode::OK, "configuration reloaded\n").into_response(),
+        Ok(ReloadOutcome::Applied) => (StatusCode::OK, "configuration reloaded\n").into_response(),
+        Ok(ReloadOutcome::Unchanged) => {
+            (StatusCode::OK, "configuration unchanged\n").into_response()
+        }
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("failed to reload config: {e}\n"),
