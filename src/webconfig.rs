@@ -458,7 +458,7 @@ type S<T> = Spanned<T>;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWebConfig {
-    tls_server_config: Option<S<RawTls>>,
+    tls_server_config: Option<RawTls>,
     http_server_config: Option<RawHttp>,
     #[serde(default)]
     basic_auth_users: BTreeMap<String, S<String>>,
@@ -675,9 +675,22 @@ impl Checker<'_> {
         })
     }
 
-    fn tls(&self, raw: S<RawTls>) -> Result<Option<(TlsSettings, RawTls)>, ConfigError> {
-        let at = Some(&raw);
-        let t = &raw.value;
+    fn tls(&self, raw: RawTls) -> Result<Option<(TlsSettings, RawTls)>, ConfigError> {
+        let t = &raw;
+        // Where to point when a required key is missing: the first key that is there.
+        let at = [
+            &t.cert,
+            &t.cert_file,
+            &t.key,
+            &t.key_file,
+            &t.client_auth_type,
+            &t.client_ca_file,
+            &t.client_ca,
+            &t.min_version,
+            &t.max_version,
+        ]
+        .into_iter()
+        .find_map(Option::as_ref);
         let cert = self.pem(&t.cert, &t.cert_file, "cert")?;
         let key = self.pem(&t.key, &t.key_file, "key")?;
         let client_ca = self.pem(&t.client_ca, &t.client_ca_file, "client_ca")?;
@@ -785,7 +798,7 @@ impl Checker<'_> {
                 // exporter-toolkit defaults to the server's order.
                 ignore_client_order: t.prefer_server_cipher_suites.unwrap_or(true),
             },
-            raw.value,
+            raw,
         )))
     }
 
@@ -885,5 +898,233 @@ impl Checker<'_> {
             ));
         }
         Ok(groups)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn self_signed() -> (String, String) {
+        let generated =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+        (generated.cert.pem(), generated.signing_key.serialize_pem())
+    }
+
+    /// A directory with `cert.pem`, `key.pem` and `ca.pem` (any certificate will do as a CA
+    /// here: the files only have to parse).
+    fn tls_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cert, key) = self_signed();
+        std::fs::write(dir.path().join("cert.pem"), &cert).expect("write");
+        std::fs::write(dir.path().join("key.pem"), key).expect("write");
+        std::fs::write(dir.path().join("ca.pem"), cert).expect("write");
+        dir
+    }
+
+    fn parse_in(dir: &Path, text: &str) -> Result<WebConfig, ConfigError> {
+        WebConfig::parse(&dir.join("web.yml"), text)
+    }
+
+    /// The one-line error, with the directory taken out.
+    fn error_in(dir: &Path, text: &str) -> String {
+        match parse_in(dir, text) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(e) => e.to_string().replace(&format!("{}/", dir.display()), ""),
+        }
+    }
+
+    const HASH: &str = "$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG";
+
+    #[test]
+    fn empty_or_comment_only_files_change_nothing() {
+        let dir = tls_dir();
+        for text in ["", "# nothing yet\n", "---\n"] {
+            let web = parse_in(dir.path(), text).expect("valid");
+            assert!(web.tls.is_none() && web.basic_auth_users.is_empty() && web.headers.is_empty());
+        }
+        let web = parse_in(dir.path(), "tls_server_config: {}\n").expect("valid");
+        assert!(web.tls.is_none());
+    }
+
+    #[test]
+    fn full_configuration_with_relative_files() {
+        let dir = tls_dir();
+        let web = parse_in(
+            dir.path(),
+            &format!(
+                r#"
+tls_server_config:
+  cert_file: cert.pem
+  key_file: key.pem
+  client_auth_type: RequireAndVerifyClientCert
+  client_ca_file: ca.pem
+  min_version: TLS12
+  max_version: TLS13
+  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_AES_128_GCM_SHA256]
+  curve_preferences: [X25519, CurveP256]
+  prefer_server_cipher_suites: false
+http_server_config:
+  http2: false
+  headers:
+    X-Frame-Options: deny
+    Content-Security-Policy: "default-src 'self'"
+    X-XSS-Protection: ""
+basic_auth_users:
+  prometheus: "{HASH}"
+"#
+            ),
+        )
+        .expect("valid");
+        let tls = web.tls.expect("tls");
+        assert_eq!(tls.client_auth(), ClientAuth::RequireAndVerifyClientCert);
+        let config = tls.current();
+        assert!(!config.ignore_client_order);
+        assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        assert_eq!(
+            web.headers
+                .iter()
+                .map(|(n, v)| format!("{n}: {}", v.to_str().expect("ascii")))
+                .collect::<Vec<_>>(),
+            [
+                "content-security-policy: default-src 'self'",
+                "x-frame-options: deny"
+            ]
+        );
+        assert_eq!(web.basic_auth_users["prometheus"], HASH);
+    }
+
+    #[test]
+    fn errors_name_line_column_and_key() {
+        let dir = tls_dir();
+        let d = dir.path();
+        let cases: Vec<(String, &str)> = vec![
+            (
+                "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  ca_file: x\n".into(),
+                "web.yml:4:3: tls_server_config.ca_file: unknown field `ca_file`, expected one of cert, key,",
+            ),
+            (
+                "basic_auth_users:\n  alice: plaintext\n".into(),
+                "web.yml:2:10: basic_auth_users.alice: not a bcrypt hash",
+            ),
+            (
+                "tls_server_config:\n  cert_file: cert.pem\n".into(),
+                "web.yml:2:14: tls_server_config.key_file: missing",
+            ),
+            (
+                "tls_server_config:\n  cert_file: nowhere.pem\n  key_file: key.pem\n".into(),
+                "web.yml:2:14: tls_server_config.cert_file: cannot read",
+            ),
+            (
+                "tls_server_config:\n  cert_file: cert.pem\n  key_file: cert.pem\n".into(),
+                "web.yml:3:13: tls_server_config.key_file: no PEM private key found",
+            ),
+            (
+                "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  cert: inline\n"
+                    .into(),
+                "web.yml:4:9: tls_server_config.cert: set either cert or cert_file, not both",
+            ),
+            (
+                "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  client_ca_file: ca.pem\n".into(),
+                "web.yml:4:19: tls_server_config.client_auth_type: a client CA is set but client_auth_type is NoClientCert",
+            ),
+            (
+                "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  client_auth_type: RequireAndVerifyClientCert\n".into(),
+                "web.yml:4:21: tls_server_config.client_ca_file: required by client_auth_type RequireAndVerifyClientCert",
+            ),
+            (
+                "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  client_auth_type: Always\n".into(),
+                "web.yml:4:21: tls_server_config.client_auth_type: unknown value \"Always\"",
+            ),
+            (
+                "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  max_version: TLS11\n".into(),
+                "web.yml:4:16: tls_server_config.max_version: TLS 1.0 and 1.1 are not available",
+            ),
+            (
+                "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  min_version: TLS13\n  max_version: TLS12\n".into(),
+                "web.yml:4:16: tls_server_config.min_version: greater than max_version",
+            ),
+            (
+                "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  min_version: SSL3\n".into(),
+                "web.yml:4:16: tls_server_config.min_version: unknown TLS version \"SSL3\"",
+            ),
+            (
+                "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  cipher_suites: [TLS_RSA_WITH_AES_128_CBC_SHA]\n".into(),
+                "web.yml:4:19: tls_server_config.cipher_suites: unsupported cipher suite \"TLS_RSA_WITH_AES_128_CBC_SHA\"",
+            ),
+            (
+                "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  curve_preferences: [CurveP521]\n".into(),
+                "web.yml:4:23: tls_server_config.curve_preferences: unsupported curve \"CurveP521\"",
+            ),
+            (
+                "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  client_allowed_sans: [a]\n".into(),
+                "web.yml:4:24: tls_server_config.client_allowed_sans: not supported",
+            ),
+            (
+                "rate_limit:\n  interval: 1s\n  burst: 5\n".into(),
+                "web.yml:2:3: rate_limit: not supported",
+            ),
+            (
+                "http_server_config:\n  headers:\n    Server: x\n".into(),
+                "web.yml:3:13: http_server_config.headers.Server: this header cannot be configured",
+            ),
+            (
+                "http_server_config:\n  headers:\n    X-Frame-Options: allow\n".into(),
+                "web.yml:3:22: http_server_config.headers.X-Frame-Options: must be one of deny, sameorigin",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = error_in(d, &text);
+            assert!(
+                message.starts_with(expected),
+                "for:\n{text}\nexpected: {expected}\n     got: {message}"
+            );
+            assert!(!message.contains('\n'), "one line: {message}");
+        }
+    }
+
+    #[test]
+    fn mismatched_key_is_rejected() {
+        let dir = tls_dir();
+        let (_, other_key) = self_signed();
+        std::fs::write(dir.path().join("other.key"), other_key).expect("write");
+        let message = error_in(
+            dir.path(),
+            "tls_server_config:\n  cert_file: cert.pem\n  key_file: other.key\n",
+        );
+        assert!(
+            message.starts_with("web.yml:3:13: tls_server_config.key_file: does not fit"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn rotated_files_are_picked_up_and_broken_ones_are_not() {
+        let dir = tls_dir();
+        let web = parse_in(
+            dir.path(),
+            "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n",
+        )
+        .expect("valid");
+        let tls = web.tls.expect("tls");
+        let first = tls.current();
+        assert!(
+            Arc::ptr_eq(&first, &tls.current()),
+            "unchanged files: same configuration"
+        );
+
+        // Half a rotation: a new certificate with the old key is not used.
+        let (cert, key) = self_signed();
+        std::fs::write(dir.path().join("cert.pem"), &cert).expect("write");
+        assert!(Arc::ptr_eq(&first, &tls.current()));
+        // The other half completes it.
+        std::fs::write(dir.path().join("key.pem"), &key).expect("write");
+        let second = tls.current();
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert!(Arc::ptr_eq(&second, &tls.current()));
+
+        // A file that disappears keeps the configuration in use.
+        std::fs::remove_file(dir.path().join("key.pem")).expect("remove");
+        assert!(Arc::ptr_eq(&second, &tls.current()));
     }
 }
