@@ -324,27 +324,18 @@ async fn rotated_certificate_files_are_served_without_a_restart() {
         "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n",
         &[],
     );
-    assert_eq!(
-        presented_certificate(&exporter.address, &ca).await,
-        first.der
-    );
+    assert_presents(&exporter, &ca, &first, "first").await;
 
     let second = ca.server("second");
     write_leaf(dir.path(), &second);
-    assert_eq!(
-        presented_certificate(&exporter.address, &ca).await,
-        second.der
-    );
+    assert_presents(&exporter, &ca, &second, "second").await;
     let client = https_client(&ca, None);
     let url = format!("https://{}/metrics", exporter.address);
     assert_eq!(get(&client, &url).await.expect("scrape").0, 200);
 
     // A broken rotation (the key is not a key) keeps the last good certificate, and says so.
     std::fs::write(dir.path().join("server.key"), "not a key\n").expect("write");
-    assert_eq!(
-        presented_certificate(&exporter.address, &ca).await,
-        second.der
-    );
+    assert_presents(&exporter, &ca, &second, "second").await;
     assert!(exporter
         .logs()
         .iter()
@@ -356,10 +347,7 @@ async fn rotated_certificate_files_are_served_without_a_restart() {
     std::fs::write(dir.path().join("new.crt"), &third.cert).expect("write");
     std::fs::rename(dir.path().join("new.key"), dir.path().join("server.key")).expect("mv");
     std::fs::rename(dir.path().join("new.crt"), dir.path().join("server.crt")).expect("mv");
-    assert_eq!(
-        presented_certificate(&exporter.address, &ca).await,
-        third.der
-    );
+    assert_presents(&exporter, &ca, &third, "third").await;
     assert_eq!(get(&client, &url).await.expect("scrape").0, 200);
 }
 
