@@ -52,18 +52,38 @@ pub struct LoadedConfig {
 impl LoadedConfig {
     /// Reads the file once, so the checksum is that of exactly the text validated.
     pub fn read(path: &Path) -> Result<LoadedConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            column: None,
-            key: String::new(),
-            message: format!("cannot read configuration: {e}"),
-        })?;
+        let text = read_config_text(path)?;
+        LoadedConfig::parse(path, &text)
+    }
+
+    fn parse(path: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
         Ok(LoadedConfig {
-            config: Config::parse(path, &text)?,
+            config: Config::parse(path, text)?,
             checksum: checksum(text.as_bytes()),
         })
     }
+
+    /// `None` when the file's checksum is `running`: nothing to parse, nothing to change.
+    fn read_if_changed(
+        path: &Path,
+        running: &Checksum,
+    ) -> Result<Option<LoadedConfig>, ConfigError> {
+        let text = read_config_text(path)?;
+        if checksum(text.as_bytes()) == *running {
+            return Ok(None);
+        }
+        LoadedConfig::parse(path, &text).map(Some)
+    }
+}
+
+fn read_config_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.to_path_buf(),
+        line: None,
+        column: None,
+        key: String::new(),
+        message: format!("cannot read configuration: {e}"),
+    })
 }
 
 fn checksum(bytes: &[u8]) -> Checksum {
@@ -85,18 +105,19 @@ pub enum ReloadOutcome {
 ///
 /// `SourceConfig` holds compiled regexes and JSONPaths, which cannot be compared; their `Debug`
 /// form shows their source text, so within one process two renderings are equal exactly when
-/// the settings are. A release source also filters records by the configured tier names.
-#[derive(Debug, PartialEq, Eq)]
-struct PollerKey(String);
+/// the settings are. Only a digest is kept: the rendering includes header values. A release
+/// source also filters records by the configured tier names.
+#[derive(PartialEq, Eq)]
+struct PollerKey(Checksum);
 
 impl PollerKey {
     fn of(config: &Config, source: &SourceConfig) -> PollerKey {
-        let mut key = format!("{source:?}");
+        let mut rendering = format!("{source:?}");
         if source.role == Role::Releases {
             let tiers: Vec<&str> = config.tiers.iter().map(|t| t.name.as_str()).collect();
-            key.push_str(&format!("{tiers:?}"));
+            rendering.push_str(&format!("{tiers:?}"));
         }
-        PollerKey(key)
+        PollerKey(checksum(rendering.as_bytes()))
     }
 }
 
@@ -275,11 +296,18 @@ impl App {
     async fn reload_now(self: &Arc<Self>) -> Result<ReloadOutcome, String> {
         let _guard = self.reload_lock.lock().await;
         let path = self.config_path.clone();
-        let loaded = tokio::task::spawn_blocking(move || LoadedConfig::read(&path))
-            .await
-            .map_err(|e| format!("reload task failed: {e}"));
-        let loaded = match loaded.and_then(|l| l.map_err(|e| e.to_string())) {
-            Ok(loaded) => loaded,
+        let running = *self.checksum.lock().unwrap_or_else(|p| p.into_inner());
+        let read =
+            tokio::task::spawn_blocking(move || LoadedConfig::read_if_changed(&path, &running))
+                .await
+                .map_err(|e| format!("reload task failed: {e}"));
+        let loaded = match read.and_then(|r| r.map_err(|e| e.to_string())) {
+            Ok(Some(loaded)) => loaded,
+            Ok(None) => {
+                self.reload_succeeded();
+                tracing::info!(file = %self.config_path.display(), "configuration unchanged");
+                return Ok(ReloadOutcome::Unchanged);
+            }
             Err(e) => {
                 self.reload_status
                     .lock()
@@ -289,12 +317,6 @@ impl App {
                 return Err(e);
             }
         };
-        let unchanged = *self.checksum.lock().unwrap_or_else(|p| p.into_inner()) == loaded.checksum;
-        if unchanged {
-            self.reload_succeeded();
-            tracing::info!(file = %self.config_path.display(), "configuration unchanged");
-            return Ok(ReloadOutcome::Unchanged);
-        }
         let old = self.config();
         if loaded.config.storage_path != old.storage_path {
             tracing::warn!("storage.path changed: the new database is used after a restart");
@@ -311,9 +333,9 @@ impl App {
         }
         tracing::info!(
             file = %self.config_path.display(),
-            added = ?changes.added,
-            removed = ?changes.removed,
-            restarted = ?changes.restarted,
+            added = %changes.added.join(","),
+            removed = %changes.removed.join(","),
+            restarted = %changes.restarted.join(","),
             unchanged = changes.kept,
             "configuration reloaded"
         );
@@ -341,4 +363,89 @@ struct PollerChanges {
     removed: Vec<String>,
     restarted: Vec<String>,
     kept: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+tiers:
+  english:
+    goal: 24h
+    bulletins: [msrc]
+sources:
+  msrc:
+    role: bulletins
+    kind: msrc
+    url: https://api.msrc.microsoft.com/cvrf/v3.0/updates
+  pmimport:
+    role: releases
+    kind: json
+    url: https://vendor.example/releases.json
+    items: $.releases[*]
+    id: $.version
+    published: $.released
+    tier: $.language
+    tier_map: {English: english}
+"#;
+
+    fn keys(text: &str) -> BTreeMap<String, PollerKey> {
+        let config = Config::parse(Path::new("patchlag.yml"), text).expect("valid");
+        config
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), PollerKey::of(&config, s)))
+            .collect()
+    }
+
+    /// (change, sources whose poller must restart)
+    #[test]
+    fn pollers_restart_exactly_when_their_source_changes() {
+        let base = keys(BASE);
+        let cases: [(String, &[&str]); 6] = [
+            (BASE.to_string(), &[]),
+            (BASE.replace("goal: 24h", "goal: 12h"), &[]),
+            (
+                BASE.replace("    items:", "    interval: 5m\n    items:"),
+                &["pmimport"],
+            ),
+            (
+                BASE.replace("kind: msrc\n", "kind: msrc\n    release_time: \"11:00\"\n"),
+                &["msrc"],
+            ),
+            (BASE.replace("$.version", "$.id"), &["pmimport"]),
+            // A new tier with its own release source: the other release source's records are
+            // filtered by tier names, so it restarts; the bulletin source does not.
+            (
+                BASE.replace(
+                    "sources:\n",
+                    "  office365:\n    goal: 48h\n    bulletins: [msrc]\nsources:\n",
+                ) + "  o365:\n    role: releases\n    kind: csv\n    url: https://vendor.example/o365.csv\n    id: build\n    published: date\n    tiers: [office365]\n",
+                &["pmimport"],
+            ),
+        ];
+        for (text, restarted) in cases {
+            let changed = keys(&text);
+            for (name, key) in &base {
+                assert_eq!(
+                    changed[name] != *key,
+                    restarted.contains(&name.as_str()),
+                    "{name} for:\n{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn checksum_is_sha256() {
+        let hex: String = checksum(b"abc")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 }
