@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use patchlag_exporter::app::{App, Clock, LoadedConfig};
 use patchlag_exporter::config::{DEFAULT_CONFIG_FILE, DEFAULT_STORAGE_PATH};
-use patchlag_exporter::listener::{self, DEFAULT_MAX_CONNECTIONS};
+use patchlag_exporter::listener::{self as http, DEFAULT_MAX_CONNECTIONS};
 use patchlag_exporter::metrics::BUILD;
 use patchlag_exporter::server::{self, ServerState};
 use patchlag_exporter::store::Store;
@@ -331,12 +331,12 @@ async fn serve(
         );
     }
     tokio::spawn(reload_on_sighup(app.clone()));
-    let options = listener::Options {
+    let options = http::Options {
         read_header_timeout: args.read_header_timeout,
         max_connections: args.max_connections,
         tls,
     };
-    listener::serve(listener, router, options, shutdown_signal()).await;
+    http::serve(listener, router, options, shutdown_signal()).await;
     app.stop_pollers();
     tracing::info!("shut down");
     ExitCode::SUCCESS

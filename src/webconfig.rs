@@ -51,6 +51,9 @@ const ALLOWED_HEADERS: [(&str, &[&str]); 5] = [
     ("Content-Security-Policy", &[]),
 ];
 
+/// The costs bcrypt defines; a hash outside would fail every check.
+const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=31;
+
 /// Go's names of the TLS 1.3 suites. Go, like rustls, always enables all of them and ignores
 /// them in `cipher_suites`; they are accepted so that a file written for Go works here.
 const GO_TLS13_SUITES: [&str; 3] = [
@@ -586,11 +589,22 @@ impl Checker<'_> {
         }
         let mut basic_auth_users = BTreeMap::new();
         for (user, hash) in &raw.basic_auth_users {
-            if let Err(e) = hash.value.parse::<bcrypt::HashParts>() {
+            // The message never repeats the value: it may be a password pasted by mistake.
+            let problem = match hash.value.parse::<bcrypt::HashParts>() {
+                Err(e) => Some(e.to_string()),
+                Ok(parts) if !(BCRYPT_COSTS.contains(&parts.get_cost())) => Some(format!(
+                    "cost {} is outside {}..={}",
+                    parts.get_cost(),
+                    BCRYPT_COSTS.start(),
+                    BCRYPT_COSTS.end()
+                )),
+                Ok(_) => None,
+            };
+            if let Some(problem) = problem {
                 return Err(self.err(
                     Some(hash),
                     &format!("basic_auth_users.{user}"),
-                    format!("not a bcrypt hash ({e}); make one with `htpasswd -nBC 10 \"\"`"),
+                    format!("not a bcrypt hash ({problem}); make one with `htpasswd -nBC 10 \"\"`"),
                 ));
             }
             basic_auth_users.insert(user.clone(), hash.value.clone());
@@ -1006,6 +1020,10 @@ basic_auth_users:
             (
                 "basic_auth_users:\n  alice: plaintext\n".into(),
                 "web.yml:2:10: basic_auth_users.alice: not a bcrypt hash",
+            ),
+            (
+                "basic_auth_users:\n  alice: $2y$03$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG\n".into(),
+                "web.yml:2:10: basic_auth_users.alice: not a bcrypt hash (cost 3 is outside 4..=31)",
             ),
             (
                 "tls_server_config:\n  cert_file: cert.pem\n".into(),

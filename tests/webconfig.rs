@@ -489,6 +489,10 @@ fn a_bad_web_config_is_exit_1_with_file_line_and_key() {
             .find(|l| l.starts_with("error: "))
             .unwrap_or_else(|| panic!("no error line in {output}"));
         assert!(line.starts_with(&format!("error: {expected}")), "{line}");
+        assert!(
+            !output.contains("hunter2"),
+            "a value that may be a password is shown: {output}"
+        );
         // The same check without starting anything.
         let (code, output) = run_to_exit(&[
             "--config.file",
