@@ -20,7 +20,7 @@ fn base_config(upstream: &Upstream, release_interval: &str) -> String {
     format!(
         r#"defaults:
   interval: 1h
-  timeout: 3s
+  timeout: 10s
 tiers:
   english:
     goal: 24h
@@ -140,7 +140,7 @@ async fn sighup_adds_a_tier_and_a_source_and_keeps_unchanged_pollers() {
     // The new source answers only after a while, so readiness can be seen waiting for it.
     up.set(
         "/o365",
-        Behavior::Delay(Duration::from_secs(2), fixture("office365-builds.csv")),
+        Behavior::Delay(Duration::from_secs(4), fixture("office365-builds.csv")),
     );
     std::fs::write(&setup.config, with_office365(up, "1h", "1h")).expect("write");
     let reloaded_after = unix_now();
