@@ -457,10 +457,19 @@ fn parse_raw(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
             message: "configuration is empty: it needs at least `tiers` and `sources`".into(),
         });
     }
+    parse_yaml(path, text)
+}
+
+/// Deserializes YAML into `T`; errors name the file, line, column and dotted key, on one line.
+/// Shared with the web configuration file.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, ConfigError> {
     let mut failing_path = String::new();
     let options = serde_saphyr::options! { with_snippet: false };
     let result = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
-        serde_path_to_error::deserialize::<_, RawConfig>(de).map_err(|e| {
+        serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
             failing_path = e.path().to_string();
             e.into_inner()
         })

@@ -6,9 +6,11 @@
 //! `report` present it.
 
 pub mod app;
+pub mod basic_auth;
 pub mod config;
 pub mod duration;
 pub mod landing;
+pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod model;
@@ -20,6 +22,7 @@ pub mod sources;
 pub mod status;
 pub mod store;
 pub mod timeparse;
+pub mod webconfig;
 
 /// Selects the TLS crypto implementation (ring) for every client and server in the process.
 /// Safe to call more than once.

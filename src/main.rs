@@ -4,15 +4,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
-use patchlag_exporter::app::{App, Clock};
-use patchlag_exporter::config::{Config, DEFAULT_CONFIG_FILE, DEFAULT_STORAGE_PATH};
+use patchlag_exporter::app::{App, Clock, LoadedConfig};
+use patchlag_exporter::config::{DEFAULT_CONFIG_FILE, DEFAULT_STORAGE_PATH};
+use patchlag_exporter::listener::{self as http, DEFAULT_MAX_CONNECTIONS};
 use patchlag_exporter::metrics::BUILD;
 use patchlag_exporter::server::{self, ServerState};
 use patchlag_exporter::store::Store;
+use patchlag_exporter::webconfig::WebConfig;
 use patchlag_exporter::{logging, report};
 
 const EXIT_CONFIG: u8 = 1;
@@ -110,6 +113,26 @@ struct RunArgs {
     )]
     max_requests: usize,
 
+    /// Time a client has to send a request's headers, and to start the next request on a
+    /// kept-alive connection (and, with TLS, to complete the handshake).
+    #[arg(
+        long = "web.read-header-timeout",
+        value_name = "DURATION",
+        default_value = "30s",
+        value_parser = patchlag_exporter::duration::parse_duration,
+        help_heading = "Web"
+    )]
+    read_header_timeout: Duration,
+
+    /// Connections served at once; more wait to be accepted. 0 means no cap.
+    #[arg(
+        long = "web.max-connections",
+        value_name = "N",
+        default_value_t = DEFAULT_MAX_CONNECTIONS,
+        help_heading = "Web"
+    )]
+    max_connections: usize,
+
     #[command(flatten)]
     log: LogArgs,
 
@@ -173,7 +196,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    let config = match Config::load(&args.config_file) {
+    let loaded = match LoadedConfig::read(&args.config_file) {
         Ok(c) => c,
         Err(e) => {
             if args.config_check {
@@ -185,14 +208,34 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let web = match args.web_config_file.as_deref().map(WebConfig::load) {
+        None => None,
+        Some(Ok(web)) => Some(web),
+        Some(Err(e)) => {
+            if args.config_check {
+                println!("FAILED: {e}");
+            } else {
+                tracing::error!(error = %e, "invalid web configuration");
+                eprintln!("error: {e}");
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     if args.config_check {
         println!(
             "SUCCESS: {} is valid: {} tiers, {} sources",
             args.config_file.display(),
-            config.tiers.len(),
-            config.sources.len()
+            loaded.config.tiers.len(),
+            loaded.config.sources.len()
         );
+        if let Some(web) = &web {
+            println!("SUCCESS: {} is valid", web.file.display());
+        }
         return ExitCode::SUCCESS;
+    }
+    if args.read_header_timeout.is_zero() {
+        eprintln!("error: --web.read-header-timeout must be greater than zero");
+        return ExitCode::from(EXIT_CONFIG);
     }
     if !args.telemetry_path.starts_with('/')
         || ["/", "/-/healthy", "/-/ready", "/-/reload", "/api/v1/status"]
@@ -221,7 +264,7 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_FATAL);
         }
     };
-    runtime.block_on(serve(args, config, clock))
+    runtime.block_on(serve(args, loaded, web, clock))
 }
 
 async fn bind(address: &str) -> std::io::Result<TcpListener> {
@@ -241,7 +284,13 @@ async fn bind(address: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(address).await
 }
 
-async fn serve(args: RunArgs, config: Config, clock: Clock) -> ExitCode {
+async fn serve(
+    args: RunArgs,
+    loaded: LoadedConfig,
+    web: Option<WebConfig>,
+    clock: Clock,
+) -> ExitCode {
+    let config = &loaded.config;
     patchlag_exporter::install_crypto_provider();
     let storage_path = args
         .storage_path
@@ -256,10 +305,6 @@ async fn serve(args: RunArgs, config: Config, clock: Clock) -> ExitCode {
             return ExitCode::from(EXIT_FATAL);
         }
     };
-    if args.web_config_file.is_some() {
-        eprintln!("error: --web.config.file is not supported by this build");
-        return ExitCode::from(EXIT_CONFIG);
-    }
     let listener = match bind(&args.listen_address).await {
         Ok(l) => l,
         Err(e) => {
@@ -274,8 +319,8 @@ async fn serve(args: RunArgs, config: Config, clock: Clock) -> ExitCode {
         rustc_version = BUILD.rustc_version,
         "starting patchlag-exporter"
     );
-    logging::log_configuration(&config, &storage_path);
-    let app = match App::new(config, args.config_file.clone(), store, clock) {
+    logging::log_configuration(&loaded.config, &storage_path);
+    let app = match App::new(loaded, args.config_file.clone(), store, clock) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("error: {e}");
@@ -289,24 +334,30 @@ async fn serve(args: RunArgs, config: Config, clock: Clock) -> ExitCode {
         scrape_slots: (args.max_requests > 0)
             .then(|| Arc::new(tokio::sync::Semaphore::new(args.max_requests))),
     };
+    let mut router = server::router(state);
+    let mut tls = None;
+    if let Some(web) = &web {
+        router = web.layer(router);
+        tls = web.tls.clone();
+    }
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(address = %addr, "listening");
+        tracing::info!(
+            address = %addr,
+            tls = tls.is_some(),
+            basic_auth = web.as_ref().is_some_and(|w| !w.basic_auth_users.is_empty()),
+            "listening"
+        );
     }
     tokio::spawn(reload_on_sighup(app.clone()));
-    let served = axum::serve(listener, server::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let options = http::Options {
+        read_header_timeout: args.read_header_timeout,
+        max_connections: args.max_connections,
+        tls,
+    };
+    http::serve(listener, router, options, shutdown_signal()).await;
     app.stop_pollers();
-    match served {
-        Ok(()) => {
-            tracing::info!("shut down");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "server failed");
-            ExitCode::from(EXIT_FATAL)
-        }
-    }
+    tracing::info!("shut down");
+    ExitCode::SUCCESS
 }
 
 async fn shutdown_signal() {

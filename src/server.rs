@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::Semaphore;
 
-use crate::app::App;
+use crate::app::{App, ReloadOutcome};
 use crate::metrics;
 
 pub const CONTENT_TYPE_TEXT_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -79,7 +79,10 @@ async fn ready(State(state): State<ServerState>) -> Response {
 
 async fn reload(State(state): State<ServerState>) -> Response {
     match state.app.reload().await {
-        Ok(()) => (StatusCode::OK, "configuration reloaded\n").into_response(),
+        Ok(ReloadOutcome::Applied) => (StatusCode::OK, "configuration reloaded\n").into_response(),
+        Ok(ReloadOutcome::Unchanged) => {
+            (StatusCode::OK, "configuration unchanged\n").into_response()
+        }
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("failed to reload config: {e}\n"),
