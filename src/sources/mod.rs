@@ -10,6 +10,7 @@ pub mod json;
 pub mod msrc;
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -113,6 +114,8 @@ impl fmt::Display for Reason {
 pub struct PollError {
     pub reason: Reason,
     pub message: String,
+    /// The server asked not to be polled again before this much time has passed (`Retry-After`).
+    pub retry_after: Option<Duration>,
 }
 
 impl PollError {
@@ -120,6 +123,7 @@ impl PollError {
         PollError {
             reason,
             message: message.into(),
+            retry_after: None,
         }
     }
 
