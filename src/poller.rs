@@ -145,3 +145,20 @@ async fn poll(
     }
     Ok((parsed, ()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_are_cut_on_a_character_boundary() {
+        assert_eq!(bounded("short"), "short");
+        let exact = "é".repeat(MAX_MESSAGE_CHARS);
+        assert_eq!(bounded(&exact), exact);
+        let long = "é".repeat(MAX_MESSAGE_CHARS + 1);
+        let cut = bounded(&long);
+        assert!(cut.starts_with(&"é".repeat(MAX_MESSAGE_CHARS)));
+        assert!(cut.ends_with(&format!("… ({} bytes in all)", long.len())), "{cut}");
+        assert!(cut.chars().count() < MAX_MESSAGE_CHARS + 30);
+    }
+}

@@ -208,7 +208,6 @@ impl Rig {
         );
         self.assert_fast_scrape(reason).await;
         let message = self.last_error(source).await;
-        eprintln!("DEBUG {source} {reason}: {message}");
 
         heal();
         let m = self
@@ -404,7 +403,6 @@ async fn http_faults() {
     assert!(message.contains("redirect"), "{message}");
 
     rig.assert_one_log_line_per_failure("dead").await;
-    eprintln!("DEBUG dead: {}", rig.last_error("dead").await);
     rig.assert_no_secrets().await;
 }
 

@@ -402,4 +402,44 @@ mod tests {
         );
         assert_eq!(redact_url("https://example.com/x"), "https://example.com/x");
     }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").expect("date");
+        let cases: &[(&str, Option<u64>)] = &[
+            ("120", Some(120)),
+            (" 0 ", Some(0)),
+            ("99999999999999999999999", Some(u64::MAX)),
+            // IMF-fixdate, and the obsolete RFC 850 and asctime forms.
+            ("Sun, 06 Nov 1994 08:50:07 GMT", Some(30)),
+            ("Sunday, 06-Nov-94 08:51:37 GMT", Some(120)),
+            ("Sun Nov  6 08:49:47 1994", Some(10)),
+            // A date in the past means now.
+            ("Sat, 05 Nov 1994 08:49:37 GMT", Some(0)),
+            ("", None),
+            ("-5", None),
+            ("1.5", None),
+            ("soon", None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(
+                parse_retry_after(value, now),
+                expected.map(Duration::from_secs),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_in_the_upper_half() {
+        for attempt in 1..=4u32 {
+            let full = RETRY_BACKOFF * 2u32.pow(attempt - 1);
+            for _ in 0..100 {
+                let wait = backoff(attempt);
+                assert!(wait >= full / 2 && wait <= full, "{attempt}: {wait:?}");
+            }
+        }
+        // No overflow however many attempts.
+        assert!(backoff(u32::MAX) > Duration::ZERO);
+    }
 }

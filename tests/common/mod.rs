@@ -34,6 +34,8 @@ pub enum Behavior {
     Delay(Duration, Vec<u8>),
     /// The first request gets the first behaviour, every later one the second.
     Once(Box<Behavior>, Box<Behavior>),
+    /// 200 with a body made from the request's number on this path (1 for the first).
+    Numbered(fn(usize) -> Vec<u8>),
 }
 
 #[derive(Clone, Default)]
@@ -51,11 +53,11 @@ pub struct Upstream {
 
 async fn serve(State(state): State<UpstreamState>, request: Request) -> Response {
     let path = request.uri().path().to_string();
-    state
-        .hits
-        .lock()
-        .expect("lock")
-        .push((path.clone(), request.headers().clone(), Instant::now()));
+    let number = {
+        let mut hits = state.hits.lock().expect("lock");
+        hits.push((path.clone(), request.headers().clone(), Instant::now()));
+        hits.iter().filter(|(p, _, _)| *p == path).count()
+    };
     let behavior = {
         let mut routes = state.routes.lock().expect("lock");
         match routes.get(&path).cloned() {
@@ -90,6 +92,7 @@ async fn serve(State(state): State<UpstreamState>, request: Request) -> Response
             tokio::time::sleep(d).await;
             reply(200, vec![], body)
         }
+        Some(Behavior::Numbered(body)) => reply(200, vec![], body(number)),
         Some(Behavior::Once(..)) => reply(500, vec![], b"nested Once".to_vec()),
     }
 }
