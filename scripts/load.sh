@@ -51,7 +51,7 @@ sed -e "s|url: file:fixtures/|url: file://$PWD/examples/fixtures/|" \
 
 # The exporter gets the default soft limit of a login shell, as it would under most service
 # managers, to show it copes on its own.
-(ulimit -n 1024 2>/dev/null || true; exec "$bin" --config.file "$tmp/load.yml" \
+(ulimit -Sn 1024 2>/dev/null || true; exec "$bin" --config.file "$tmp/load.yml" \
     --web.listen-address 127.0.0.1:0 --log.level debug 2>"$tmp/exporter.log") &
 pid=$!
 

@@ -223,6 +223,7 @@ async fn bind(address: &str) -> std::io::Result<TcpListener> {
 
 async fn serve(args: RunArgs, config: Config, clock: Clock) -> ExitCode {
     patchlag_exporter::install_crypto_provider();
+    patchlag_exporter::limits::raise_open_files_limit();
     let storage_path = args
         .storage_path
         .clone()

@@ -158,7 +158,10 @@ mod tests {
         let long = "é".repeat(MAX_MESSAGE_CHARS + 1);
         let cut = bounded(&long);
         assert!(cut.starts_with(&"é".repeat(MAX_MESSAGE_CHARS)));
-        assert!(cut.ends_with(&format!("… ({} bytes in all)", long.len())), "{cut}");
+        assert!(
+            cut.ends_with(&format!("… ({} bytes in all)", long.len())),
+            "{cut}"
+        );
         assert!(cut.chars().count() < MAX_MESSAGE_CHARS + 30);
     }
 }

@@ -297,11 +297,7 @@ async fn http_faults() {
         "vendor",
         &upstream.url("/releases.json"),
         &format!("    headers:\n      Authorization: Bearer {TOKEN}\n"),
-    ) + &json_source(
-        "dead",
-        &with_password(&refused_url()),
-        "    interval: 1h\n",
-    );
+    ) + &json_source("dead", &with_password(&refused_url()), "    interval: 1h\n");
     let rig = Rig::start(&upstream, &sources, &["advisories", "vendor"]).await;
     let headers = upstream
         .last_headers("/releases.json")
@@ -360,7 +356,11 @@ async fn http_faults() {
     rig.fault(
         "vendor",
         "parse",
-        || set(Behavior::Ok(b"<html><body>Maintenance</body></html>".to_vec())),
+        || {
+            set(Behavior::Ok(
+                b"<html><body>Maintenance</body></html>".to_vec(),
+            ))
+        },
         heal,
     )
     .await;
@@ -477,16 +477,18 @@ async fn raw_tcp_faults() {
         assert!(Instant::now() < deadline, "the mirror is not polled");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let m = rig
-        .exporter
-        .wait_for("a malformed row logged", |_| {
-            rig.exporter
-                .logs()
-                .iter()
-                .any(|l| l.contains("skipped a malformed record") && l.contains("source=mirror"))
-        })
-        .await;
-    assert_eq!(value(&m, "patchlag_source_up", &[("source", "mirror")]), 1.0);
+    let m =
+        rig.exporter
+            .wait_for("a malformed row logged", |_| {
+                rig.exporter.logs().iter().any(|l| {
+                    l.contains("skipped a malformed record") && l.contains("source=mirror")
+                })
+            })
+            .await;
+    assert_eq!(
+        value(&m, "patchlag_source_up", &[("source", "mirror")]),
+        1.0
+    );
     assert_eq!(
         value(&m, "patchlag_source_records", &[("source", "mirror")]),
         2.0
@@ -577,8 +579,14 @@ async fn a_server_error_is_retried() {
     );
     let (exporter, _dir) = one_poll(&upstream, "1h").await;
     let m = exporter.scrape().await;
-    assert_eq!(value(&m, "patchlag_source_up", &[("source", "vendor")]), 1.0);
-    assert!(REASONS.iter().all(|r| errors(&m, "vendor", r) == 0.0), "{m}");
+    assert_eq!(
+        value(&m, "patchlag_source_up", &[("source", "vendor")]),
+        1.0
+    );
+    assert!(
+        REASONS.iter().all(|r| errors(&m, "vendor", r) == 0.0),
+        "{m}"
+    );
     let times = upstream.hit_times("/releases.json");
     assert_eq!(times.len(), 2);
     assert!(gaps(&times)[0] >= Duration::from_millis(250), "{times:?}");
@@ -600,7 +608,10 @@ async fn retry_after_within_the_poll_is_honoured() {
     );
     let (exporter, _dir) = one_poll(&upstream, "1h").await;
     let m = exporter.scrape().await;
-    assert_eq!(value(&m, "patchlag_source_up", &[("source", "vendor")]), 1.0);
+    assert_eq!(
+        value(&m, "patchlag_source_up", &[("source", "vendor")]),
+        1.0
+    );
     let times = upstream.hit_times("/releases.json");
     assert_eq!(times.len(), 2);
     assert!(gaps(&times)[0] >= Duration::from_secs(1), "{times:?}");

@@ -313,7 +313,9 @@ impl Fetcher {
         }
         let lower = chain.to_ascii_lowercase();
         if !tls
-            && (lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake"))
+            && (lower.contains("certificate")
+                || lower.contains("tls")
+                || lower.contains("handshake"))
         {
             tls = true;
         }
@@ -327,7 +329,9 @@ impl Fetcher {
         } else if err.is_redirect() {
             AttemptError::permanent(PollError::new(
                 Reason::HttpStatus,
-                format!("{chain} (at most {MAX_REDIRECTS} redirects are followed: a redirect loop?)"),
+                format!(
+                    "{chain} (at most {MAX_REDIRECTS} redirects are followed: a redirect loop?)"
+                ),
             ))
         } else if err.is_connect() {
             AttemptError {
