@@ -4,10 +4,10 @@
 /// node_exporter) do at start. Every scrape connection holds a descriptor, and the usual soft
 /// limit (1024) is reached by a thousand concurrent clients, after which new connections wait
 /// in the kernel's queue. Returns the limit in force afterwards.
-pub fn raise_open_files_limit() -> Option<u64> {
+pub fn raise_open_files_limit() -> Option<libc::rlim_t> {
     let limit = open_files_limit()?;
     if limit.rlim_cur >= limit.rlim_max {
-        return Some(limit.rlim_cur as u64);
+        return Some(limit.rlim_cur);
     }
     let raised = libc::rlimit {
         rlim_cur: limit.rlim_max,
@@ -17,14 +17,14 @@ pub fn raise_open_files_limit() -> Option<u64> {
     // hard one needs no privilege; where the system refuses (macOS caps an infinite hard limit),
     // the old limit simply stays.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-        return Some(limit.rlim_cur as u64);
+        return Some(limit.rlim_cur);
     }
     tracing::debug!(
-        from = limit.rlim_cur as u64,
-        to = raised.rlim_cur as u64,
+        from = limit.rlim_cur,
+        to = raised.rlim_cur,
         "raised the open files limit"
     );
-    Some(raised.rlim_cur as u64)
+    Some(raised.rlim_cur)
 }
 
 fn open_files_limit() -> Option<libc::rlimit> {
@@ -54,6 +54,6 @@ mod tests {
         let raised = raise_open_files_limit().expect("limit");
         let after = open_files_limit().expect("limit");
         assert_eq!(after.rlim_cur, before.rlim_max);
-        assert_eq!(raised, after.rlim_cur as u64);
+        assert_eq!(raised, after.rlim_cur);
     }
 }
