@@ -514,7 +514,6 @@ async fn tls_faults() {
     let rig = Rig::start(&upstream, &sources, &["advisories", "secure"]).await;
 
     // The server presents a certificate nobody vouches for; later a renewed, trusted one.
-    let handshakes = tls.handshakes();
     let message = rig
         .fault(
             "secure",
@@ -524,12 +523,24 @@ async fn tls_faults() {
         )
         .await;
     assert!(message.contains("certificate"), "{message}");
-    // A certificate error is not retried: one handshake per failed poll (and the healing one).
-    let failed = errors(&rig.exporter.scrape().await, "secure", "tls");
-    let attempts = (tls.handshakes() - handshakes) as f64;
+
+    // A certificate error is not retried: one handshake per failed poll (give or take the poll
+    // in flight when counting).
+    tls.set_certificate(self_signed());
+    let tls_errors = |t: &str| errors(t, "secure", "tls");
+    let m = rig
+        .exporter
+        .wait_for("a TLS failure", |t| tls_errors(t) >= 2.0)
+        .await;
+    let (failed, handshakes) = (tls_errors(&m), tls.handshakes());
+    let m = rig
+        .exporter
+        .wait_for("three more TLS failures", |t| tls_errors(t) >= failed + 3.0)
+        .await;
+    let (more_failed, more_handshakes) = (tls_errors(&m) - failed, tls.handshakes() - handshakes);
     assert!(
-        attempts <= failed + 2.0,
-        "{attempts} handshakes for {failed} failed polls"
+        more_handshakes as f64 <= more_failed + 1.0,
+        "{more_handshakes} handshakes for {more_failed} failed polls"
     );
     drop(dir);
 }
@@ -648,7 +659,8 @@ async fn retries_are_bounded_with_backoff() {
 /// and, although the interval is 200 ms, the next one waits for that date.
 async fn a_long_retry_after_delays_the_next_poll() {
     let upstream = healthy_bulletins().await;
-    let later = httpdate(SystemTime::now() + Duration::from_secs(5));
+    // Far enough ahead that even a slow start leaves more than a poll may wait.
+    let later = httpdate(SystemTime::now() + Duration::from_secs(20));
     upstream.set(
         "/releases.json",
         Behavior::WithHeaders(429, vec![("retry-after".into(), later)], vec![]),
