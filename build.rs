@@ -19,8 +19,21 @@ fn main() {
     println!("cargo:rustc-env=PATCHLAG_GIT_REVISION={revision}");
     println!("cargo:rustc-env=PATCHLAG_RUSTC_VERSION={rustc_version}");
     println!("cargo:rerun-if-env-changed=PATCHLAG_GIT_REVISION");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs");
+    // Rebuild when a commit is made. Ask git where HEAD and the refs live (in a linked worktree
+    // `.git` is a file, not a directory); a watched path that does not exist would make Cargo
+    // rerun this script, and rebuild the crate, on every build.
+    for what in ["HEAD", "refs", "packed-refs"] {
+        let path = Command::new("git")
+            .args(["rev-parse", "--git-path", what])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_string());
+        if let Some(path) = path.filter(|p| std::path::Path::new(p).exists()) {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
 }
 
 fn git_revision() -> String {

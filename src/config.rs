@@ -59,7 +59,7 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
+        write!(f, "{}", escape_controls(&self.file.display().to_string()))?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
             if let Some(column) = self.column {
@@ -67,11 +67,30 @@ impl fmt::Display for ConfigError {
             }
         }
         if self.key.is_empty() {
-            write!(f, ": {}", self.message)
+            write!(f, ": {}", escape_controls(&self.message))
         } else {
-            write!(f, ": {}: {}", self.key, self.message)
+            write!(
+                f,
+                ": {}: {}",
+                escape_controls(&self.key),
+                escape_controls(&self.message)
+            )
         }
     }
+}
+
+/// `text` with control characters escaped: a key may be any YAML string, newlines included, and
+/// the error must stay on one line.
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .fold(String::with_capacity(text.len()), |mut out, c| {
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+            out
+        })
 }
 
 impl std::error::Error for ConfigError {}
@@ -1508,6 +1527,28 @@ sources:
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("test.yml"), text)
+    }
+
+    /// Found by fuzzing: a quoted key with newlines made a multi-line error.
+    #[test]
+    fn keys_with_newlines_give_one_line_errors() {
+        let cases = [
+            (
+                "tiers:\n  english: {goal: 24h, bulletins: [msrc]}\n\
+                 sources:\n  msrc:\n    role: bulletins\n    kind: msrc\n    url: file:///x\n    \
+                 tls:\n      \"ins\\n\\necure_skip_verify\": true\n",
+                "sources.msrc.tls.ins\\n\\necure_skip_verify: unknown field",
+            ),
+            ("\"a\\nb\\rc\": 1\n", "a\\nb\\rc: unknown field"),
+        ];
+        for (text, expected) in cases {
+            let message = parse(text).expect_err("invalid").to_string();
+            assert!(
+                !message.contains('\n') && !message.contains('\r'),
+                "{message:?}"
+            );
+            assert!(message.contains(expected), "{message:?}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod basic_auth;
 pub mod config;
 pub mod duration;
 pub mod landing;
+pub mod limits;
 pub mod listener;
 pub mod logging;
 pub mod metrics;

@@ -292,6 +292,7 @@ async fn serve(
 ) -> ExitCode {
     let config = &loaded.config;
     patchlag_exporter::install_crypto_provider();
+    patchlag_exporter::limits::raise_open_files_limit();
     let storage_path = args
         .storage_path
         .clone()

@@ -5,6 +5,7 @@
 //! known (counters do not reset, histograms do not re-observe), and nothing here does I/O
 //! beyond reading `/proc` for the standard process metrics.
 
+use bytes::Bytes;
 use prometheus::core::Collector;
 use prometheus::proto::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
@@ -31,7 +32,7 @@ pub const BUILD: BuildInfo = BuildInfo {
 };
 
 /// Reload state, owned by the server and shown here.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ReloadStatus {
     pub successful: bool,
     pub last_success: i64,
@@ -82,6 +83,43 @@ fn counter(f: &mut MetricFamily, l: &[(&str, &str)], value: f64) {
 }
 
 /// Renders the exposition text for `snapshot` at `now` (Unix seconds).
+/// An exposition rendered from a snapshot at one second.
+#[derive(Debug)]
+pub struct Rendered {
+    now: i64,
+    /// The wall-clock second too: `now` stands still under `--debug.fixed-now`, the process
+    /// metrics do not.
+    wall_second: u64,
+    reload: ReloadStatus,
+    body: Bytes,
+}
+
+/// Like `render`, but reuses the text already rendered from the same snapshot in the same
+/// second with the same reload status: it would be identical. Under a burst of scrapes (many
+/// Prometheus servers, a load test) each second then costs one rendering, not one per request,
+/// and a scrape is a copy of a pointer. The price: process metrics up to a second old.
+pub fn render_cached(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Bytes {
+    let wall_second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let reusable =
+        |r: &&Rendered| r.now == now && r.wall_second == wall_second && r.reload == reload;
+    let lock = || snapshot.rendered.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(r) = lock().as_ref().filter(reusable) {
+        return r.body.clone();
+    }
+    // Rendered outside the lock, so that no scrape ever waits for another: at a second's turn
+    // a few concurrent scrapes may each render, which is harmless.
+    let body = Bytes::from(render(snapshot, now, reload));
+    *lock() = Some(Rendered {
+        now,
+        wall_second,
+        reload,
+        body: body.clone(),
+    });
+    body
+}
+
 pub fn render(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<u8> {
     let families = families(snapshot, now, reload);
     let mut out = Vec::with_capacity(16 * 1024);
@@ -364,4 +402,60 @@ fn process_families() -> Vec<MetricFamily> {
 #[cfg(not(target_os = "linux"))]
 fn process_families() -> Vec<MetricFamily> {
     Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::store::StoreData;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    fn snapshot() -> Snapshot {
+        let config = Config::parse(
+            Path::new("test.yml"),
+            "tiers:\n  english: {goal: 24h, bulletins: [msrc]}\n\
+             sources:\n  msrc: {role: bulletins, kind: msrc, url: 'file:///dev/null'}\n  \
+             vendor: {role: releases, kind: csv, url: 'file:///dev/null', id: id, published: date, tiers: [english]}\n",
+        )
+        .expect("valid configuration");
+        Snapshot::build(Arc::new(config), StoreData::default())
+    }
+
+    #[test]
+    fn scrapes_in_the_same_second_share_one_rendering() {
+        let first_snapshot = snapshot();
+        let reload = ReloadStatus {
+            successful: true,
+            last_success: 1_700_000_000,
+        };
+        // Tried twice, in case the wall clock's second turns between two scrapes.
+        let shared = (0..2).any(|_| {
+            let first = render_cached(&first_snapshot, 1_700_000_100, reload);
+            let again = render_cached(&first_snapshot, 1_700_000_100, reload);
+            first.as_ptr() == again.as_ptr()
+        });
+        assert!(shared, "rendered twice in the same second");
+        let first = render_cached(&first_snapshot, 1_700_000_100, reload);
+        assert!(
+            String::from_utf8_lossy(&first).contains("patchlag_config_last_reload_successful 1")
+        );
+
+        let next_second = render_cached(&first_snapshot, 1_700_000_101, reload);
+        assert_ne!(first.as_ptr(), next_second.as_ptr());
+        let failed = ReloadStatus {
+            successful: false,
+            ..reload
+        };
+        let after_reload = render_cached(&first_snapshot, 1_700_000_101, failed);
+        assert!(String::from_utf8_lossy(&after_reload)
+            .contains("patchlag_config_last_reload_successful 0"));
+        // A fresh snapshot (after a poll) starts without a rendering.
+        let fresh = snapshot();
+        assert_ne!(
+            render_cached(&fresh, 1_700_000_101, failed).as_ptr(),
+            after_reload.as_ptr()
+        );
+    }
 }

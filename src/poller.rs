@@ -1,7 +1,9 @@
 //! The poll loop: one task per source. Fetch with limits, parse, store, publish a snapshot;
 //! then sleep the source's interval with jitter, so sources sharing an interval do not hit
-//! their servers in lockstep. A failed poll stores only the failure: the last good data stays.
+//! their servers in lockstep, or longer when the server asked for it (`Retry-After`). A failed
+//! poll stores only the failure: the last good data stays.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,10 +17,22 @@ use crate::store::Success;
 const JITTER: f64 = 0.1;
 /// At most this many malformed-record lines are logged per poll; the rest are summed up.
 const MAX_SKIPPED_LOGGED: usize = 5;
+/// Messages built from what a source sent (a malformed value, a header row) are cut to this
+/// many characters in logs, the store and the status page: a hostile answer must not turn into
+/// a megabyte log line.
+const MAX_MESSAGE_CHARS: usize = 500;
 
 pub fn jittered(interval: Duration) -> Duration {
     let factor = 1.0 + JITTER * (fastrand::f64() * 2.0 - 1.0);
     interval.mul_f64(factor)
+}
+
+/// `text` cut to `MAX_MESSAGE_CHARS` characters, saying so.
+fn bounded(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
+        None => text.into(),
+        Some((end, _)) => format!("{}… ({} bytes in all)", &text[..end], text.len()).into(),
+    }
 }
 
 pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
@@ -47,6 +61,11 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
             Err(e) => Err(PollError::new(Reason::Other, e.clone())),
         };
         let duration = started.elapsed().as_secs_f64();
+        let retry_after = result.as_ref().err().and_then(|e| e.retry_after);
+        let result = result.map_err(|mut e| {
+            e.message = bounded(&e.message).into_owned();
+            e
+        });
         let store = app.store.clone();
         let name = source.name.clone();
         let role = source.role;
@@ -87,7 +106,9 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
             tracing::error!(error = %e, "cannot refresh the snapshot");
         }
         app.mark_polled(&source.name);
-        tokio::time::sleep(jittered(source.interval)).await;
+        // Never sooner than the server asked for.
+        let pause = jittered(source.interval).max(retry_after.unwrap_or_default());
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -119,7 +140,7 @@ async fn poll(
     .await
     .map_err(|e| PollError::new(Reason::Other, format!("parser failed: {e}")))??;
     for message in parsed.skipped.iter().take(MAX_SKIPPED_LOGGED) {
-        tracing::warn!(source = %name, record = %message, "skipped a malformed record");
+        tracing::warn!(source = %name, record = %bounded(message), "skipped a malformed record");
     }
     if parsed.skipped.len() > MAX_SKIPPED_LOGGED {
         tracing::warn!(source = %name, count = parsed.skipped.len() - MAX_SKIPPED_LOGGED, "skipped more malformed records");
@@ -143,5 +164,20 @@ mod tests {
             distinct.len() > 900,
             "sources sharing an interval must not poll in lockstep"
         );
+    }
+
+    #[test]
+    fn long_messages_are_cut_on_a_character_boundary() {
+        assert_eq!(bounded("short"), "short");
+        let exact = "é".repeat(MAX_MESSAGE_CHARS);
+        assert_eq!(bounded(&exact), exact);
+        let long = "é".repeat(MAX_MESSAGE_CHARS + 1);
+        let cut = bounded(&long);
+        assert!(cut.starts_with(&"é".repeat(MAX_MESSAGE_CHARS)));
+        assert!(
+            cut.ends_with(&format!("… ({} bytes in all)", long.len())),
+            "{cut}"
+        );
+        assert!(cut.chars().count() < MAX_MESSAGE_CHARS + 30);
     }
 }

@@ -52,7 +52,7 @@ async fn metrics_handler(State(state): State<ServerState>) -> Response {
         None => None,
     };
     let app = &state.app;
-    let body = metrics::render(&app.snapshot(), app.clock.now(), app.reload_status());
+    let body = metrics::render_cached(&app.snapshot(), app.clock.now(), app.reload_status());
     let mut response = Response::new(Body::from(body));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

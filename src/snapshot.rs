@@ -2,18 +2,21 @@
 //! landing page and the status API read. It is rebuilt after every poll and every reload, never
 //! on a scrape, so a scrape does no I/O and never waits for a source.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::config::{Config, Role};
+use crate::metrics::Rendered;
 use crate::model::{Bulletin, Model, Release, TierSpec};
 use crate::store::{SourceState, StoreData};
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Snapshot {
     pub config: Arc<Config>,
     pub model: Model,
     /// One per configured source, in configuration order (a source never polled has defaults).
     pub sources: Vec<SourceState>,
+    /// The exposition last rendered from this snapshot, for `metrics::render_cached`.
+    pub rendered: Mutex<Option<Rendered>>,
 }
 
 impl Snapshot {
@@ -87,6 +90,7 @@ impl Snapshot {
             model: Model::new(tiers, bulletins, releases),
             sources,
             config,
+            rendered: Mutex::new(None),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod json;
 pub mod msrc;
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -116,6 +117,8 @@ impl fmt::Display for Reason {
 pub struct PollError {
     pub reason: Reason,
     pub message: String,
+    /// The server asked not to be polled again before this much time has passed (`Retry-After`).
+    pub retry_after: Option<Duration>,
 }
 
 impl PollError {
@@ -123,6 +126,7 @@ impl PollError {
         PollError {
             reason,
             message: message.into(),
+            retry_after: None,
         }
     }
 

@@ -1,13 +1,17 @@
-//! Shared test harness: a programmable loopback upstream, the real exporter binary run as a
-//! child process, and a small exposition-format reader.
+//! Shared test harness: programmable loopback upstreams (HTTP, raw TCP and TLS), the real
+//! exporter binary run as a child process, and a small exposition-format reader.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -36,12 +40,16 @@ pub enum Behavior {
         last_modified: Option<String>,
         body: Vec<u8>,
     },
+    /// The first request gets the first behaviour, every later one the second.
+    Once(Box<Behavior>, Box<Behavior>),
+    /// 200 with a body made from the request's number on this path (1 for the first).
+    Numbered(fn(usize) -> Vec<u8>),
 }
 
 #[derive(Clone, Default)]
 struct UpstreamState {
     routes: Arc<Mutex<HashMap<String, Behavior>>>,
-    hits: Arc<Mutex<Vec<(String, HeaderMap)>>>,
+    hits: Arc<Mutex<Vec<(String, HeaderMap, Instant)>>>,
 }
 
 /// A loopback HTTP server whose answers tests change while the exporter polls it.
@@ -53,12 +61,21 @@ pub struct Upstream {
 
 async fn serve(State(state): State<UpstreamState>, request: Request) -> Response {
     let path = request.uri().path().to_string();
-    state
-        .hits
-        .lock()
-        .expect("lock")
-        .push((path.clone(), request.headers().clone()));
-    let behavior = state.routes.lock().expect("lock").get(&path).cloned();
+    let number = {
+        let mut hits = state.hits.lock().expect("lock");
+        hits.push((path.clone(), request.headers().clone(), Instant::now()));
+        hits.iter().filter(|(p, _, _)| *p == path).count()
+    };
+    let behavior = {
+        let mut routes = state.routes.lock().expect("lock");
+        match routes.get(&path).cloned() {
+            Some(Behavior::Once(first, then)) => {
+                routes.insert(path.clone(), *then);
+                Some(*first)
+            }
+            other => other,
+        }
+    };
     let reply = |status: u16, headers: Vec<(String, String)>, body: Vec<u8>| {
         let mut r = Response::new(Body::from(body));
         *r.status_mut() = StatusCode::from_u16(status).expect("status");
@@ -111,6 +128,8 @@ async fn serve(State(state): State<UpstreamState>, request: Request) -> Response
             tokio::time::sleep(d).await;
             reply(200, vec![], body)
         }
+        Some(Behavior::Numbered(body)) => reply(200, vec![], body(number)),
+        Some(Behavior::Once(..)) => reply(500, vec![], b"nested Once".to_vec()),
     }
 }
 
@@ -153,8 +172,20 @@ impl Upstream {
             .lock()
             .expect("lock")
             .iter()
-            .filter(|(p, _)| p == path)
+            .filter(|(p, _, _)| p == path)
             .count()
+    }
+
+    /// When each request for `path` arrived, in order.
+    pub fn hit_times(&self, path: &str) -> Vec<Instant> {
+        self.state
+            .hits
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(p, _, _)| p == path)
+            .map(|(_, _, t)| *t)
+            .collect()
     }
 
     pub fn last_headers(&self, path: &str) -> Option<HeaderMap> {
@@ -164,8 +195,289 @@ impl Upstream {
             .expect("lock")
             .iter()
             .rev()
-            .find(|(p, _)| p == path)
-            .map(|(_, h)| h.clone())
+            .find(|(p, _, _)| p == path)
+            .map(|(_, h, _)| h.clone())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw TCP upstream: the misbehaviours an HTTP framework will not produce
+// ---------------------------------------------------------------------------------------------
+
+/// What the raw upstream does once it has read a request (any path).
+#[derive(Clone, Debug)]
+pub enum Raw {
+    /// A well-formed 200 answer with Content-Length.
+    Ok(Vec<u8>),
+    /// Content-Length announces the whole body; half of it is sent, then the connection is
+    /// reset (RST).
+    ResetMidBody(Vec<u8>),
+    /// Content-Length announces the whole body; half of it is sent, then the connection is
+    /// closed normally (FIN).
+    Truncated(Vec<u8>),
+    /// A correct answer, one body byte per interval.
+    Drip(Vec<u8>, Duration),
+    /// Bytes that are not HTTP at all.
+    NotHttp(Vec<u8>),
+    /// A chunked answer without Content-Length that never ends.
+    Endless,
+}
+
+pub struct RawUpstream {
+    pub base: String,
+    behavior: Arc<Mutex<Raw>>,
+    hits: Arc<AtomicUsize>,
+    endless_sent: Arc<AtomicU64>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl RawUpstream {
+    pub async fn start(initial: Raw) -> RawUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let behavior = Arc::new(Mutex::new(initial));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let endless_sent = Arc::new(AtomicU64::new(0));
+        let (b, h, e) = (behavior.clone(), hits.clone(), endless_sent.clone());
+        let server = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (b, h, e) = (b.clone(), h.clone(), e.clone());
+                tokio::spawn(async move {
+                    let _ = answer_raw(stream, b, h, e).await;
+                });
+            }
+        });
+        RawUpstream {
+            base: format!("http://{addr}"),
+            behavior,
+            hits,
+            endless_sent,
+            _server: server,
+        }
+    }
+
+    pub fn set(&self, behavior: Raw) {
+        *self.behavior.lock().expect("lock") = behavior;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    /// The most body bytes any `Raw::Endless` answer managed to send before the client hung up.
+    pub fn endless_bytes_sent(&self) -> u64 {
+        self.endless_sent.load(Ordering::SeqCst)
+    }
+}
+
+/// Reads one request head; false when the client went away first.
+async fn read_request_head<S: AsyncRead + Unpin>(stream: &mut S) -> bool {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+        if head.len() > 64 * 1024 {
+            return false;
+        }
+    }
+    true
+}
+
+fn response_head(content_length: usize) -> Vec<u8> {
+    format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n")
+        .into_bytes()
+}
+
+async fn answer_raw(
+    mut stream: TcpStream,
+    behavior: Arc<Mutex<Raw>>,
+    hits: Arc<AtomicUsize>,
+    endless_sent: Arc<AtomicU64>,
+) -> std::io::Result<()> {
+    if !read_request_head(&mut stream).await {
+        return Ok(());
+    }
+    hits.fetch_add(1, Ordering::SeqCst);
+    let behavior = behavior.lock().expect("lock").clone();
+    match behavior {
+        Raw::Ok(body) => {
+            stream.write_all(&response_head(body.len())).await?;
+            stream.write_all(&body).await?;
+            stream.shutdown().await?;
+        }
+        Raw::ResetMidBody(body) => {
+            stream.write_all(&response_head(body.len())).await?;
+            stream.write_all(&body[..body.len() / 2]).await?;
+            stream.flush().await?;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            // SO_LINGER 0: closing sends RST instead of FIN.
+            stream.set_zero_linger()?;
+            drop(stream);
+        }
+        Raw::Truncated(body) => {
+            stream.write_all(&response_head(body.len())).await?;
+            stream.write_all(&body[..body.len() / 2]).await?;
+            stream.shutdown().await?;
+        }
+        Raw::Drip(body, every) => {
+            stream.write_all(&response_head(body.len())).await?;
+            for byte in body {
+                stream.write_all(&[byte]).await?;
+                stream.flush().await?;
+                tokio::time::sleep(every).await;
+            }
+        }
+        Raw::NotHttp(bytes) => {
+            stream.write_all(&bytes).await?;
+            stream.shutdown().await?;
+        }
+        Raw::Endless => {
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .await?;
+            let row = b"R-0,2024-03-01T00:00:00Z\n";
+            let data: Vec<u8> = row.iter().copied().cycle().take(16 * 1024).collect();
+            let mut chunk = format!("{:x}\r\n", data.len()).into_bytes();
+            chunk.extend_from_slice(&data);
+            chunk.extend_from_slice(b"\r\n");
+            let mut sent = 0u64;
+            while stream.write_all(&chunk).await.is_ok() {
+                sent += data.len() as u64;
+                endless_sent.fetch_max(sent, Ordering::SeqCst);
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS upstream
+// ---------------------------------------------------------------------------------------------
+
+pub type CertAndKey = (
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+);
+
+/// A certificate authority made for one test.
+pub struct TestCa {
+    /// The CA certificate, PEM: what a source's `tls.ca_file` holds.
+    pub pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "patchlag test CA");
+        let cert = params.self_signed(&key).expect("CA certificate");
+        TestCa {
+            pem: cert.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// A server certificate for 127.0.0.1 signed by this CA.
+    pub fn leaf(&self) -> CertAndKey {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
+        let cert = params.signed_by(&key, &self.issuer).expect("certificate");
+        (cert.der().clone(), pkcs8(&key))
+    }
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        TestCa::new()
+    }
+}
+
+/// A self-signed server certificate for 127.0.0.1, trusted by nobody.
+pub fn self_signed() -> CertAndKey {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("certificate");
+    (cert.der().clone(), pkcs8(&key))
+}
+
+fn pkcs8(key: &rcgen::KeyPair) -> rustls::pki_types::PrivateKeyDer<'static> {
+    rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into())
+}
+
+fn server_config((cert, key): CertAndKey) -> Arc<rustls::ServerConfig> {
+    Arc::new(
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .expect("server config"),
+    )
+}
+
+/// An HTTPS server answering every request with one body, under a certificate tests swap.
+pub struct TlsUpstream {
+    pub base: String,
+    config: Arc<Mutex<Arc<rustls::ServerConfig>>>,
+    handshakes: Arc<AtomicUsize>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl TlsUpstream {
+    pub async fn start(cert: CertAndKey, body: Vec<u8>) -> TlsUpstream {
+        patchlag_exporter::install_crypto_provider();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let config = Arc::new(Mutex::new(server_config(cert)));
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let (c, h) = (config.clone(), handshakes.clone());
+        let server = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = tokio_rustls::TlsAcceptor::from(c.lock().expect("lock").clone());
+                let (h, body) = (h.clone(), body.clone());
+                tokio::spawn(async move {
+                    h.fetch_add(1, Ordering::SeqCst);
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    if read_request_head(&mut tls).await {
+                        let _ = tls.write_all(&response_head(body.len())).await;
+                        let _ = tls.write_all(&body).await;
+                        let _ = tls.shutdown().await;
+                    }
+                });
+            }
+        });
+        TlsUpstream {
+            base: format!("https://{addr}"),
+            config,
+            handshakes,
+            _server: server,
+        }
+    }
+
+    pub fn set_certificate(&self, cert: CertAndKey) {
+        *self.config.lock().expect("lock") = server_config(cert);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// TLS handshakes attempted by clients so far.
+    pub fn handshakes(&self) -> usize {
+        self.handshakes.load(Ordering::SeqCst)
     }
 }
 
@@ -306,6 +618,22 @@ impl Exporter {
         self.logs.lock().expect("lock").clone()
     }
 
+    /// Log lines reporting a failed poll of `source` for `reason`.
+    pub fn poll_failure_lines(&self, source: &str, reason: &str) -> usize {
+        let source = format!("source={source}");
+        let reason = format!("reason={reason}");
+        self.logs
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|l| l.contains("poll failed"))
+            .filter(|l| {
+                let fields: Vec<&str> = l.split_whitespace().collect();
+                fields.contains(&source.as_str()) && fields.contains(&reason.as_str())
+            })
+            .count()
+    }
+
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([&format!("-{signal}"), &self.child.id().to_string()])
@@ -372,6 +700,16 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
                 v => v.parse().ok(),
             }
         })
+}
+
+/// `patchlag_source_errors_total{source, reason}`, 0 when absent.
+pub fn errors(text: &str, source: &str, reason: &str) -> f64 {
+    sample(
+        text,
+        "patchlag_source_errors_total",
+        &[("source", source), ("reason", reason)],
+    )
+    .unwrap_or(0.0)
 }
 
 /// Like `sample`, panicking with the text when absent.

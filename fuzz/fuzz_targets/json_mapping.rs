@@ -1,0 +1,57 @@
+//! The `json` kind with a fuzzed mapping: the first five lines of the input are the `items`,
+//! `id`, `published`, `tier` and `covers` JSONPaths, the sixth the `time_format`; the rest is
+//! the answer. Paths and formats that configuration validation would reject are skipped.
+#![no_main]
+
+use chrono_tz::Tz;
+use libfuzzer_sys::fuzz_target;
+use patchlag_exporter::config::{JsonConfig, RecordTime, Role, Tiering};
+use patchlag_exporter::sources::json::Json;
+use patchlag_exporter::sources::{Fetched, ParseContext, SourceKind};
+use patchlag_exporter::timeparse::TimeFormat;
+use patchlag_exporter_fuzz::{check, NOW, TIERS};
+use serde_json_path::JsonPath;
+
+fuzz_target!(|input: &[u8]| {
+    let mut parts = input.splitn(7, |b| *b == b'\n');
+    let mut line = || std::str::from_utf8(parts.next().unwrap_or_default()).ok();
+    let (Some(items), Some(id), Some(published), Some(tier), Some(covers), Some(format)) =
+        (line(), line(), line(), line(), line(), line())
+    else {
+        return;
+    };
+    let body = parts.next().unwrap_or_default();
+    let path = |p: &str| JsonPath::parse(p).ok();
+    let (Some(items), Some(id), Some(published)) = (path(items), path(id), path(published)) else {
+        return;
+    };
+    let Ok(format) = TimeFormat::parse(format) else {
+        return;
+    };
+    let kind = Json::new(JsonConfig {
+        items,
+        id,
+        published,
+        title: None,
+        tier: path(tier),
+        covers: path(covers),
+        time: RecordTime {
+            format,
+            timezone: Tz::America__New_York,
+        },
+        tiering: Some(Tiering::Extracted { map: None }),
+    });
+    let tier_names: Vec<String> = TIERS.iter().map(|t| t.to_string()).collect();
+    let ctx = ParseContext {
+        now: NOW,
+        state: None,
+        tier_names: &tier_names,
+    };
+    let fetched = Fetched {
+        body: body.to_vec(),
+        ..Default::default()
+    };
+    if let Ok(parsed) = kind.parse(&fetched, &ctx) {
+        check(&parsed, Role::Releases);
+    }
+});

@@ -1,0 +1,34 @@
+//! Time formats: the first line of the input is a `time_format` (a strftime pattern or
+//! `rfc3339`), the rest a value read with it, in UTC and in a zone with daylight saving; the
+//! same value as a tier's `since` and as a `Retry-After` header.
+#![no_main]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use chrono_tz::Tz;
+use libfuzzer_sys::fuzz_target;
+use patchlag_exporter::config::parse_since;
+use patchlag_exporter::sources::fetch::parse_retry_after;
+use patchlag_exporter::timeparse::{midnight, rfc3339, Published, TimeFormat};
+
+fuzz_target!(|input: &str| {
+    let (pattern, value) = input.split_once('\n').unwrap_or((input, ""));
+    if let Ok(format) = TimeFormat::parse(pattern) {
+        for tz in [Tz::UTC, Tz::America__Los_Angeles, Tz::Australia__Lord_Howe] {
+            match format.parse_value(value, tz) {
+                Ok(Published::Instant(t)) => {
+                    let _ = rfc3339(t);
+                }
+                Ok(Published::Day(day, tz)) => {
+                    let _ = rfc3339(midnight(day, tz));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    if let Ok(t) = parse_since(value) {
+        let _ = rfc3339(t);
+    }
+    let now = UNIX_EPOCH + Duration::from_secs(1_748_736_000);
+    let _ = parse_retry_after(value, now);
+});
