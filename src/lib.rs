@@ -8,6 +8,7 @@
 pub mod app;
 pub mod config;
 pub mod duration;
+pub mod exposition;
 pub mod logging;
 pub mod metrics;
 pub mod model;

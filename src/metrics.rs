@@ -11,7 +11,7 @@ use prometheus::proto::{
 };
 use prometheus::{Encoder, TextEncoder};
 
-use crate::model::{goal_met_ratio, Pair};
+use crate::model::Pair;
 use crate::snapshot::Snapshot;
 use crate::sources::Reason;
 
@@ -31,7 +31,7 @@ pub const BUILD: BuildInfo = BuildInfo {
 };
 
 /// Reload state, owned by the server and shown here.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReloadStatus {
     pub successful: bool,
     pub last_success: i64,
@@ -96,17 +96,15 @@ pub fn render(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<u8> {
 pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<MetricFamily> {
     let config = &snapshot.config;
     let model = &snapshot.model;
-    let pairs = model.evaluate(now, config.metrics.at_risk_ratio);
+    // Whole-history facts come precomputed; only the series window and pending pairs are
+    // evaluated here, so the cost of a scrape does not grow with the history.
+    let evaluation = snapshot.evaluation(now);
+    let at_risk_ratio = config.metrics.at_risk_ratio;
     let window_start = now - config.metrics.series_window.as_secs() as i64;
-    let in_window = |p: &Pair| p.published >= window_start;
     let mut fams = Families(Vec::new());
 
     // Bulletins.
-    let recent: Vec<_> = model
-        .bulletins
-        .iter()
-        .filter(|b| b.published <= now && b.published >= window_start)
-        .collect();
+    let recent = model.bulletins_published_between(window_start, now);
     {
         let f = fams.family(
             "bulletin_published_timestamp_seconds",
@@ -115,7 +113,7 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
             ),
             MetricType::GAUGE,
         );
-        for b in &recent {
+        for b in recent {
             gauge(
                 f,
                 &[("source", &b.source), ("bulletin", &b.id)],
@@ -127,7 +125,7 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
             &format!("Seconds since the bulletin's clock started. {POLLED}"),
             MetricType::GAUGE,
         );
-        for b in &recent {
+        for b in recent {
             gauge(
                 f,
                 &[("source", &b.source), ("bulletin", &b.id)],
@@ -139,7 +137,7 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
             &format!("Descriptive labels of a bulletin; always 1. {POLLED}"),
             MetricType::GAUGE,
         );
-        for b in &recent {
+        for b in recent {
             gauge(
                 f,
                 &[
@@ -159,7 +157,9 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
     }
 
     // Pairs in the series window.
-    let recent_pairs: Vec<&Pair> = pairs.iter().filter(|p| in_window(p)).collect();
+    let recent_pairs: Vec<Pair> = (0..model.tiers.len())
+        .flat_map(|t| evaluation.pairs_since(t, window_start, now, at_risk_ratio))
+        .collect();
     let pair_labels = |p: &Pair| {
         [
             ("tier", model.tiers[p.tier].name.as_str()),
@@ -219,23 +219,17 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
         MetricType::HISTOGRAM,
     );
     for (t, tier) in model.tiers.iter().enumerate() {
-        let delays: Vec<i64> = pairs
-            .iter()
-            .filter(|p| p.tier == t && !p.pending())
-            .map(|p| p.delay)
-            .collect();
+        let latency = evaluation.latency(t);
         let mut h = Histogram::default();
-        h.set_sample_count(delays.len() as u64);
-        h.set_sample_sum(delays.iter().map(|d| *d as f64).sum());
+        h.set_sample_count(latency.count());
+        h.set_sample_sum(latency.sum as f64);
         h.set_bucket(
             buckets
                 .iter()
                 .map(|upper| {
                     let mut b = Bucket::default();
                     b.set_upper_bound(*upper);
-                    b.set_cumulative_count(
-                        delays.iter().filter(|d| **d as f64 <= *upper).count() as u64
-                    );
+                    b.set_cumulative_count(latency.count_le(*upper));
                     b
                 })
                 .collect(),
@@ -250,8 +244,7 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
         MetricType::COUNTER,
     );
     for (t, tier) in model.tiers.iter().enumerate() {
-        let n = pairs.iter().filter(|p| p.tier == t && p.breached()).count();
-        counter(f, &[("tier", &tier.name)], n as f64);
+        counter(f, &[("tier", &tier.name)], evaluation.breaches(t, now) as f64);
     }
     let f = fams.family(
         "goal_met_ratio",
@@ -260,7 +253,7 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
     );
     let window = config.metrics.compliance_window.as_secs() as i64;
     for (t, tier) in model.tiers.iter().enumerate() {
-        if let Some(ratio) = goal_met_ratio(pairs.iter().filter(|p| p.tier == t), now, window) {
+        if let Some(ratio) = evaluation.goal_met_ratio(t, now, window) {
             gauge(f, &[("tier", &tier.name)], ratio);
         }
     }

@@ -11,8 +11,15 @@
 //!   than p(B) + goal. Otherwise nothing is claimed about it.
 //!
 //! Records dated after "now" have not happened yet and are ignored.
+//!
+//! A scrape must not cost more as the history grows, so `Evaluation` holds what only changes
+//! when a record becomes effective (which release covers which bulletin, the latency histogram,
+//! breaches of released pairs, who met the goal): computed once, valid until the next record's
+//! time, and read at scrape time with binary searches; only pending pairs and the series window
+//! are walked, and their number does not grow with the history.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TierSpec {
@@ -82,6 +89,16 @@ pub struct Pair {
 }
 
 impl Pair {
+    /// The pair as it stands at `now`: a pending pair's delay keeps growing, and it becomes at
+    /// risk once the delay reaches `at_risk_ratio` × goal. A released pair does not change.
+    pub fn as_of(mut self, now: i64, at_risk_ratio: f64) -> Pair {
+        if self.pending() {
+            self.delay = now - self.published;
+            self.at_risk = self.delay as f64 >= at_risk_ratio * self.goal as f64;
+        }
+        self
+    }
+
     pub fn deadline(&self) -> i64 {
         self.published + self.goal
     }
@@ -123,13 +140,19 @@ struct TierIndex {
 #[derive(Debug, Clone, Default)]
 pub struct Model {
     pub tiers: Vec<TierSpec>,
+    /// Sorted by publication time (stable: equal times keep the given order).
     pub bulletins: Vec<Bulletin>,
     pub releases: Vec<Release>,
     index: Vec<TierIndex>,
 }
 
 impl Model {
-    pub fn new(tiers: Vec<TierSpec>, bulletins: Vec<Bulletin>, releases: Vec<Release>) -> Model {
+    pub fn new(
+        tiers: Vec<TierSpec>,
+        mut bulletins: Vec<Bulletin>,
+        releases: Vec<Release>,
+    ) -> Model {
+        bulletins.sort_by_key(|b| b.published);
         let mut index = Vec::with_capacity(tiers.len());
         for tier in &tiers {
             let mut ti = TierIndex::default();
@@ -197,23 +220,185 @@ impl Model {
                     continue;
                 }
                 let release = covering_release(ti, &self.bulletins[b].id, published, now);
-                let delay = match release {
-                    Some(r) => (self.releases[r].published - published).max(0),
-                    None => now - published,
-                };
-                let at_risk = release.is_none() && delay as f64 >= at_risk_ratio * tier.goal as f64;
-                pairs.push(Pair {
+                let pair = Pair {
                     tier: t,
                     bulletin: b,
                     published,
                     goal: tier.goal,
                     release,
-                    delay,
-                    at_risk,
-                });
+                    delay: release.map_or(0, |r| (self.releases[r].published - published).max(0)),
+                    at_risk: false,
+                };
+                pairs.push(pair.as_of(now, at_risk_ratio));
             }
         }
         pairs
+    }
+
+    /// Bulletins published in `[from, to]`, by publication time.
+    pub fn bulletins_published_between(&self, from: i64, to: i64) -> &[Bulletin] {
+        let start = self.bulletins.partition_point(|b| b.published < from);
+        let end = self.bulletins.partition_point(|b| b.published <= to);
+        &self.bulletins[start..end.max(start)]
+    }
+
+    /// Evaluates the whole history at `now`, for every later `now` until a record becomes
+    /// effective (see `Evaluation::valid_at`).
+    pub fn evaluation(&self, now: i64) -> Evaluation {
+        // Every record time is a point where the result may change; in between, only pending
+        // pairs move, and `Evaluation` computes those from `now`.
+        let (mut from, mut until) = (i64::MIN, i64::MAX);
+        let times = self
+            .bulletins
+            .iter()
+            .map(|b| b.published)
+            .chain(self.releases.iter().map(|r| r.published));
+        for t in times {
+            if t <= now {
+                from = from.max(t);
+            } else {
+                until = until.min(t);
+            }
+        }
+        let mut tiers: Vec<TierEvaluation> = (0..self.tiers.len())
+            .map(|_| TierEvaluation::default())
+            .collect();
+        for pair in self.evaluate(now, 1.0) {
+            tiers[pair.tier].pairs.push(pair);
+        }
+        for tier in &mut tiers {
+            tier.summarize();
+        }
+        Evaluation {
+            valid: from..until,
+            tiers,
+        }
+    }
+}
+
+/// The evaluated history of every tier at one instant, and what follows from it for any `now`
+/// in `valid`: between two record times no pair appears, no covering release changes and no
+/// released pair changes, so everything but the pending pairs' growing delays is fixed.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    valid: Range<i64>,
+    tiers: Vec<TierEvaluation>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TierEvaluation {
+    /// Every evaluated pair, by publication time (as `Model::evaluate` orders them).
+    pairs: Vec<Pair>,
+    /// Delays of released pairs, ascending, and their sum: the latency histogram.
+    released_delays: Vec<i64>,
+    released_delay_sum: i64,
+    /// Released pairs that took longer than the goal.
+    released_breaches: u64,
+    /// Deadlines of pending pairs, ascending: each is breached once `now` passes its deadline.
+    pending_deadlines: Vec<i64>,
+    /// Deadlines of all pairs, ascending, and `met_before[i]`: how many of the first `i` met
+    /// the goal (one more entry than deadlines).
+    deadlines: Vec<i64>,
+    met_before: Vec<u64>,
+}
+
+impl TierEvaluation {
+    fn summarize(&mut self) {
+        let mut by_deadline: Vec<(i64, bool)> = Vec::with_capacity(self.pairs.len());
+        for p in &self.pairs {
+            if p.pending() {
+                self.pending_deadlines.push(p.deadline());
+            } else {
+                self.released_delays.push(p.delay);
+                self.released_delay_sum += p.delay;
+                self.released_breaches += u64::from(p.breached());
+            }
+            by_deadline.push((p.deadline(), !p.pending() && !p.breached()));
+        }
+        self.released_delays.sort_unstable();
+        self.pending_deadlines.sort_unstable();
+        by_deadline.sort_unstable();
+        self.met_before.push(0);
+        for (deadline, met) in by_deadline {
+            self.deadlines.push(deadline);
+            let before = self.met_before.last().copied().unwrap_or(0);
+            self.met_before.push(before + u64::from(met));
+        }
+    }
+}
+
+/// The latency histogram of one tier: one observation per released pair.
+#[derive(Debug, Clone, Copy)]
+pub struct Latency<'a> {
+    /// Ascending.
+    delays: &'a [i64],
+    pub sum: i64,
+}
+
+impl Latency<'_> {
+    pub fn count(&self) -> u64 {
+        self.delays.len() as u64
+    }
+
+    /// Observations at or below `upper` (a bucket's cumulative count).
+    pub fn count_le(&self, upper: f64) -> u64 {
+        self.delays.partition_point(|d| *d as f64 <= upper) as u64
+    }
+}
+
+impl Evaluation {
+    /// Whether this evaluation holds at `now`: no record became effective since it was
+    /// computed, nor was one still in the future that is not any more.
+    pub fn valid_at(&self, now: i64) -> bool {
+        self.valid.contains(&now)
+    }
+
+    /// Pairs of tier `tier` published at or after `since`, as they stand at `now`.
+    pub fn pairs_since(
+        &self,
+        tier: usize,
+        since: i64,
+        now: i64,
+        at_risk_ratio: f64,
+    ) -> impl Iterator<Item = Pair> + '_ {
+        debug_assert!(self.valid_at(now));
+        let pairs = self.tiers.get(tier).map_or(&[][..], |t| &t.pairs[..]);
+        let start = pairs.partition_point(|p| p.published < since);
+        pairs[start..]
+            .iter()
+            .map(move |p| p.as_of(now, at_risk_ratio))
+    }
+
+    pub fn latency(&self, tier: usize) -> Latency<'_> {
+        self.tiers.get(tier).map_or(
+            Latency {
+                delays: &[],
+                sum: 0,
+            },
+            |t| Latency {
+                delays: &t.released_delays,
+                sum: t.released_delay_sum,
+            },
+        )
+    }
+
+    /// Breached pairs of the tier at `now`: released late, or pending past the deadline.
+    pub fn breaches(&self, tier: usize, now: i64) -> u64 {
+        debug_assert!(self.valid_at(now));
+        self.tiers.get(tier).map_or(0, |t| {
+            t.released_breaches + t.pending_deadlines.partition_point(|d| *d < now) as u64
+        })
+    }
+
+    /// `goal_met_ratio` over the tier's pairs, at `now`.
+    pub fn goal_met_ratio(&self, tier: usize, now: i64, window: i64) -> Option<f64> {
+        debug_assert!(self.valid_at(now));
+        let t = self.tiers.get(tier)?;
+        let lo = t.deadlines.partition_point(|d| *d < now - window);
+        let hi = t.deadlines.partition_point(|d| *d <= now).max(lo);
+        let n = hi - lo;
+        let met = t.met_before[hi] - t.met_before[lo];
+        (n > 0).then(|| met as f64 / n as f64)
     }
 }
 
@@ -540,6 +725,158 @@ mod tests {
             table(&m, p + 2 * H),
             vec![row("english", "2025-Jan", None, 2 * H, "pending")]
         );
+    }
+
+    #[test]
+    fn a_future_record_ends_an_evaluation() {
+        let p = ts("2024-03-12T17:00:00Z");
+        let m = Model::new(
+            vec![tier("english", 24, Some(p - 86400))],
+            vec![b("2024-Mar", p), b("2024-Mar-B", p + 72 * H)],
+            vec![r("e1", "english", p + 30 * H, &[])],
+        );
+        let at = p + 2 * H;
+        let ev = m.evaluation(at);
+        // Valid from the bulletin's publication until the release is effective.
+        assert!(ev.valid_at(p) && ev.valid_at(p + 30 * H - 1));
+        assert!(!ev.valid_at(p - 1) && !ev.valid_at(p + 30 * H));
+        // Pending at 2 h, still pending (and breached) one second before the release.
+        let at_end: Vec<Pair> = ev.pairs_since(0, 0, p + 30 * H - 1, 0.75).collect();
+        assert_eq!((at_end[0].delay, at_end[0].pending()), (30 * H - 1, true));
+        assert_eq!(ev.breaches(0, p + 30 * H - 1), 1);
+        assert_eq!(ev.latency(0).count(), 0);
+        // Recomputed once the release's time comes: released late, frozen at 30 h.
+        let ev = m.evaluation(p + 30 * H);
+        assert!(ev.valid_at(p + 72 * H - 1) && !ev.valid_at(p + 72 * H));
+        let latency = ev.latency(0);
+        assert_eq!((latency.count(), latency.sum), (1, 30 * H));
+        assert_eq!(latency.count_le((24 * H) as f64), 0);
+        assert_eq!(latency.count_le((30 * H) as f64), 1);
+        assert_eq!(ev.breaches(0, p + 40 * H), 1);
+    }
+
+    #[test]
+    fn bulletins_in_a_window() {
+        let m = Model::new(
+            vec![],
+            vec![b("c", 30), b("a", 10), b("b", 20), b("b2", 20)],
+            vec![],
+        );
+        let ids = |from, to| -> Vec<&str> {
+            m.bulletins_published_between(from, to)
+                .iter()
+                .map(|b| b.id.as_str())
+                .collect()
+        };
+        assert_eq!(ids(0, 100), vec!["a", "b", "b2", "c"]);
+        assert_eq!(ids(11, 20), vec!["b", "b2"]);
+        assert_eq!(ids(20, 29), vec!["b", "b2"]);
+        assert!(ids(31, 100).is_empty());
+        assert!(ids(25, 15).is_empty());
+    }
+
+    /// Random histories, evaluated once and read at many instants, against a full evaluation
+    /// at each instant: the precomputed aggregates must be exact wherever they claim to hold.
+    #[test]
+    fn evaluation_matches_a_full_evaluation_wherever_valid() {
+        let mut rng = fastrand::Rng::with_seed(0x9a7c);
+        let ids = ["2024-Jan", "2024-Feb", "2024-Feb-B", "2024-Mar", "Oct-OOB", "2024-Apr"];
+        let mut checked = 0;
+        for _ in 0..300 {
+            let tiers: Vec<TierSpec> = (0..rng.usize(1..4))
+                .map(|t| TierSpec {
+                    name: format!("t{t}"),
+                    goal: rng.i64(1..48) * H,
+                    since: rng.bool().then(|| rng.i64(0..100) * H),
+                    bulletin_sources: if rng.bool() {
+                        vec!["msrc".into()]
+                    } else {
+                        vec!["msrc".into(), "feed".into()]
+                    },
+                    first_release_poll: rng.bool().then(|| rng.i64(-50..200) * H),
+                })
+                .collect();
+            let bulletins: Vec<Bulletin> = (0..rng.usize(0..10))
+                .map(|_| Bulletin {
+                    source: if rng.bool() { "msrc" } else { "feed" }.into(),
+                    id: ids[rng.usize(..ids.len())].into(),
+                    title: String::new(),
+                    published: rng.i64(0..400) * 1800,
+                })
+                .collect();
+            let releases: Vec<Release> = (0..rng.usize(0..16))
+                .map(|n| Release {
+                    source: "vendor".into(),
+                    id: format!("r{n}"),
+                    tier: format!("t{}", rng.usize(0..3)),
+                    published: rng.i64(-100..500) * 1800,
+                    covers: (0..rng.usize(0..3))
+                        .map(|_| {
+                            let id = ids[rng.usize(..ids.len())];
+                            if rng.bool() {
+                                id.to_uppercase()
+                            } else {
+                                id.to_string()
+                            }
+                        })
+                        .collect(),
+                })
+                .collect();
+            let m = Model::new(tiers, bulletins, releases);
+            let mut instants: Vec<i64> = m
+                .bulletins
+                .iter()
+                .map(|b| b.published)
+                .chain(m.releases.iter().map(|r| r.published))
+                .flat_map(|t| [t - 1, t, t + 1])
+                .collect();
+            instants.extend((0..10).map(|_| rng.i64(-100..600) * 1800 + rng.i64(0..1800)));
+            instants.sort_unstable();
+            for &at in &instants {
+                let ev = m.evaluation(at);
+                assert!(ev.valid_at(at));
+                for &now in instants.iter().filter(|&&now| ev.valid_at(now)) {
+                    let ratio = 0.75;
+                    let full = m.evaluate(now, ratio);
+                    for t in 0..m.tiers.len() {
+                        let of_tier: Vec<Pair> =
+                            full.iter().filter(|p| p.tier == t).copied().collect();
+                        let since = now - 40 * H;
+                        let want: Vec<Pair> = of_tier
+                            .iter()
+                            .filter(|p| p.published >= since)
+                            .copied()
+                            .collect();
+                        let got: Vec<Pair> = ev.pairs_since(t, since, now, ratio).collect();
+                        assert_eq!(got, want, "pairs of tier {t} at {now} (evaluated at {at})");
+                        let released: Vec<i64> = of_tier
+                            .iter()
+                            .filter(|p| !p.pending())
+                            .map(|p| p.delay)
+                            .collect();
+                        let latency = ev.latency(t);
+                        assert_eq!(latency.count(), released.len() as u64);
+                        assert_eq!(latency.sum, released.iter().sum::<i64>());
+                        for upper in [0.0, 3600.0, 86400.0, 1e12] {
+                            let n = released.iter().filter(|d| **d as f64 <= upper).count();
+                            assert_eq!(latency.count_le(upper), n as u64);
+                        }
+                        let breached = of_tier.iter().filter(|p| p.breached()).count();
+                        assert_eq!(ev.breaches(t, now), breached as u64);
+                        for window in [0, 30 * H, 400 * H] {
+                            assert_eq!(
+                                ev.goal_met_ratio(t, now, window),
+                                goal_met_ratio(&of_tier, now, window),
+                                "goal met ratio of tier {t} at {now}, window {window}"
+                            );
+                        }
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        // The comparison ran on a meaningful number of (history, instant) combinations.
+        assert!(checked > 5_000, "only {checked} instants compared");
     }
 
     #[test]

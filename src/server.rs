@@ -5,9 +5,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -15,7 +14,8 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use crate::app::App;
-use crate::metrics::{self, BUILD};
+use crate::exposition;
+use crate::metrics::BUILD;
 use crate::model::Pair;
 use crate::snapshot::Snapshot;
 use crate::sources::fetch::redact_url;
@@ -42,7 +42,7 @@ pub fn router(state: ServerState) -> Router {
         .with_state(state)
 }
 
-async fn metrics_handler(State(state): State<ServerState>) -> Response {
+async fn metrics_handler(State(state): State<ServerState>, request: HeaderMap) -> Response {
     let _permit = match &state.scrape_slots {
         Some(slots) => match slots.clone().try_acquire_owned() {
             Ok(p) => Some(p),
@@ -57,13 +57,12 @@ async fn metrics_handler(State(state): State<ServerState>) -> Response {
         None => None,
     };
     let app = &state.app;
-    let body = metrics::render(&app.snapshot(), app.clock.now(), app.reload_status());
-    let mut response = Response::new(Body::from(body));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(CONTENT_TYPE_TEXT_0_0_4),
-    );
-    response
+    exposition::response(
+        &app.snapshot(),
+        app.clock.now(),
+        app.reload_status(),
+        &request,
+    )
 }
 
 async fn ready(State(state): State<ServerState>) -> Response {

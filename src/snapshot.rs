@@ -1,19 +1,27 @@
 //! An immutable, in-memory view of the store for one configuration: what `/metrics`, the
 //! landing page and the status API read. It is rebuilt after every poll and every reload, never
 //! on a scrape, so a scrape does no I/O and never waits for a source.
+//!
+//! A snapshot also memoizes what scrapes derive from it: the model's evaluation (valid until
+//! the next record time) and the last rendered exposition. Both live and die with the
+//! snapshot, so after a poll or a reload, which publish a new snapshot, nothing stale can be
+//! served.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::config::{Config, Role};
-use crate::model::{Bulletin, Model, Release, TierSpec};
+use crate::exposition;
+use crate::model::{Bulletin, Evaluation, Model, Release, TierSpec};
 use crate::store::{SourceState, StoreData};
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Snapshot {
     pub config: Arc<Config>,
     pub model: Model,
     /// One per configured source, in configuration order (a source never polled has defaults).
     pub sources: Vec<SourceState>,
+    evaluation: Mutex<Option<Arc<Evaluation>>>,
+    pub(crate) exposition: exposition::Cache,
 }
 
 impl Snapshot {
@@ -87,6 +95,27 @@ impl Snapshot {
             model: Model::new(tiers, bulletins, releases),
             sources,
             config,
+            evaluation: Mutex::new(None),
+            exposition: exposition::Cache::default(),
+        }
+    }
+
+    /// The model's evaluation at `now`, computed again only when a record has become effective
+    /// since the last one (or the clock went back past one).
+    pub fn evaluation(&self, now: i64) -> Arc<Evaluation> {
+        // Computing under the lock makes concurrent scrapes wait for one computation instead of
+        // each doing it; a panic cannot leave a half-written value behind.
+        let mut slot = self
+            .evaluation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &*slot {
+            Some(evaluation) if evaluation.valid_at(now) => evaluation.clone(),
+            _ => {
+                let evaluation = Arc::new(self.model.evaluation(now));
+                *slot = Some(evaluation.clone());
+                evaluation
+            }
         }
     }
 }
