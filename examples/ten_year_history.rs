@@ -19,7 +19,10 @@ fn main() -> ExitCode {
     let mut now = chrono::Utc::now().timestamp();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--now" => match args.next().map(|t| chrono::DateTime::parse_from_rfc3339(&t)) {
+            "--now" => match args
+                .next()
+                .map(|t| chrono::DateTime::parse_from_rfc3339(&t))
+            {
                 Some(Ok(t)) => now = t.timestamp(),
                 _ => {
                     eprintln!("--now needs an RFC 3339 time");

@@ -244,7 +244,11 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
         MetricType::COUNTER,
     );
     for (t, tier) in model.tiers.iter().enumerate() {
-        counter(f, &[("tier", &tier.name)], evaluation.breaches(t, now) as f64);
+        counter(
+            f,
+            &[("tier", &tier.name)],
+            evaluation.breaches(t, now) as f64,
+        );
     }
     let f = fams.family(
         "goal_met_ratio",
@@ -351,7 +355,11 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
 
 #[cfg(target_os = "linux")]
 fn process_families() -> Vec<MetricFamily> {
-    prometheus::process_collector::ProcessCollector::for_self().collect()
+    use prometheus::process_collector::ProcessCollector;
+    use std::sync::OnceLock;
+    // One collector for the process: building its descriptors costs more than reading /proc.
+    static PROCESS: OnceLock<ProcessCollector> = OnceLock::new();
+    PROCESS.get_or_init(ProcessCollector::for_self).collect()
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -780,7 +780,14 @@ mod tests {
     #[test]
     fn evaluation_matches_a_full_evaluation_wherever_valid() {
         let mut rng = fastrand::Rng::with_seed(0x9a7c);
-        let ids = ["2024-Jan", "2024-Feb", "2024-Feb-B", "2024-Mar", "Oct-OOB", "2024-Apr"];
+        let ids = [
+            "2024-Jan",
+            "2024-Feb",
+            "2024-Feb-B",
+            "2024-Mar",
+            "Oct-OOB",
+            "2024-Apr",
+        ];
         let mut checked = 0;
         for _ in 0..300 {
             let tiers: Vec<TierSpec> = (0..rng.usize(1..4))

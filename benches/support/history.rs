@@ -82,14 +82,14 @@ fn rfc3339(t: i64) -> String {
         .to_string()
 }
 
-/// Monthly documents for every Patch Tuesday of the last `YEARS` years up to `now`, and an
-/// out-of-band document every fourth month (about 150 bulletins).
-pub fn bulletins(now: i64) -> Vec<Bulletin> {
+/// Monthly documents for every Patch Tuesday of the last `years` years up to `now`, and an
+/// out-of-band document every fourth month (about 15 bulletins a year).
+pub fn bulletins(now: i64, years: i32) -> Vec<Bulletin> {
     let today = DateTime::<Utc>::from_timestamp(now, 0)
         .expect("in range")
         .with_timezone(&Los_Angeles)
         .date_naive();
-    let (mut year, mut month) = (today.year() - YEARS, today.month());
+    let (mut year, mut month) = (today.year() - years, today.month());
     let mut out = Vec::new();
     while (year, month) <= (today.year(), today.month()) {
         let m = (month - 1) as usize;
@@ -208,17 +208,17 @@ pub fn large_msrc_index(bytes: usize, now: i64) -> String {
     out
 }
 
-/// The vendor's release list: `RELEASES` content releases, the same number in each tier.
+/// The vendor's release list: `releases` content releases, the same number in each tier.
 ///
 /// For every bulletin each tier ships one release listing it, mostly within the goal, about one
 /// in seven late, and about one in ten without a covers list (then the earliest such release at
 /// or after the bulletin covers it). The newest bulletin is still pending in two tiers. The rest
 /// are routine releases that list third-party advisories only, so they cover no bulletin.
-pub fn releases_json(bulletins: &[Bulletin], now: i64) -> (String, usize) {
+pub fn releases_json(bulletins: &[Bulletin], now: i64, releases: usize) -> (String, usize) {
     let mut rng = fastrand::Rng::with_seed(0x5eed_2016);
-    let per_tier = RELEASES / TIERS.len();
+    let per_tier = releases / TIERS.len();
     let first = bulletins.first().map_or(now, |b| b.start) - 86400;
-    let mut out = String::with_capacity(RELEASES * 140);
+    let mut out = String::with_capacity(releases * 140);
     out.push_str(r#"{"vendor":"example","releases":["#);
     let mut count = 0usize;
     for (t, (_, goal_h, language)) in TIERS.iter().enumerate() {
@@ -245,8 +245,8 @@ pub fn releases_json(bulletins: &[Bulletin], now: i64) -> (String, usize) {
             };
             times.push((at, covers));
         }
-        let routine = per_tier - times.len();
-        let step = (now - first) / routine as i64;
+        let routine = per_tier.saturating_sub(times.len()).max(1);
+        let step = ((now - first) / routine as i64).max(2);
         for k in 0..routine as i64 {
             let at = first + k * step + rng.i64(0..step / 2);
             let year = DateTime::<Utc>::from_timestamp(at, 0)
@@ -305,13 +305,20 @@ pub fn config(dir: &Path) -> String {
     )
 }
 
-/// Writes `patchlag.yml`, `msrc-updates.json` and `releases.json` into `dir`.
+/// Writes `patchlag.yml`, `msrc-updates.json` and `releases.json` into `dir`: `YEARS` years of
+/// history with `RELEASES` releases.
 pub fn write(dir: &Path, now: i64) -> std::io::Result<Fixtures> {
+    write_years(dir, now, YEARS)
+}
+
+/// Like `write`, for `years` years of history at the same pace (2,000 releases a year).
+pub fn write_years(dir: &Path, now: i64, years: i32) -> std::io::Result<Fixtures> {
     std::fs::create_dir_all(dir)?;
     let dir = dir.canonicalize()?;
-    let bulletins = bulletins(now);
+    let bulletins = bulletins(now, years);
     let msrc = msrc_index(&bulletins, now);
-    let (releases, count) = releases_json(&bulletins, now);
+    let (releases, count) =
+        releases_json(&bulletins, now, RELEASES / YEARS as usize * years as usize);
     std::fs::write(dir.join("msrc-updates.json"), &msrc)?;
     std::fs::write(dir.join("releases.json"), &releases)?;
     let config = dir.join("patchlag.yml");
