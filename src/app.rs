@@ -156,6 +156,7 @@ impl App {
             .map_err(|e| e.to_string())?;
         let snapshot = Snapshot::build(self.config(), data);
         write(&self.snapshot, Arc::new(snapshot));
+        crate::memory::release_free_memory();
         Ok(())
     }
 

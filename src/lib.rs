@@ -10,6 +10,7 @@ pub mod config;
 pub mod duration;
 pub mod exposition;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod poller;
