@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::metrics::ReloadStatus;
 use crate::snapshot::Snapshot;
-use crate::store::{Store, StoreData};
+use crate::store::Store;
 
 /// Where "now" comes from. Every age, deadline and breach depends on it.
 #[derive(Debug, Clone, Copy)]
@@ -63,8 +63,7 @@ impl App {
         clock: Clock,
     ) -> Result<Arc<App>, String> {
         let config = Arc::new(config);
-        let data = store.load().map_err(|e| e.to_string())?;
-        let snapshot = Arc::new(Snapshot::build(config.clone(), data));
+        let snapshot = Arc::new(Snapshot::load(config.clone(), &store).map_err(|e| e.to_string())?);
         Ok(Arc::new(App {
             store: Arc::new(store),
             clock,
@@ -150,11 +149,11 @@ impl App {
     pub async fn refresh(&self) -> Result<(), String> {
         let _guard = self.refresh_lock.lock().await;
         let store = self.store.clone();
-        let data: StoreData = tokio::task::spawn_blocking(move || store.load())
+        let config = self.config();
+        let snapshot = tokio::task::spawn_blocking(move || Snapshot::load(config, &store))
             .await
             .map_err(|e| format!("store read task failed: {e}"))?
             .map_err(|e| e.to_string())?;
-        let snapshot = Snapshot::build(self.config(), data);
         write(&self.snapshot, Arc::new(snapshot));
         crate::memory::release_free_memory();
         Ok(())

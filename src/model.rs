@@ -460,6 +460,72 @@ fn keep_candidates(
     kept
 }
 
+/// Picks, from releases offered in order of publication, those `Model::new` could use (see
+/// `Model::releases`), so that the rest of a long history need not be held in memory to be
+/// dropped there: per tier, its first release (for the data-support rule), the first listing
+/// each of the tier's bulletins, and the first listing nothing at or after each bulletin. What
+/// it keeps includes everything the model keeps, so the model built from it is the same.
+#[derive(Debug)]
+pub struct ReleaseSieve {
+    tiers: HashMap<String, SieveTier>,
+}
+
+#[derive(Debug, Default)]
+struct SieveTier {
+    any_kept: bool,
+    /// Lower-cased ids of the tier's bulletins → whether a release listing it was kept.
+    listed: HashMap<String, bool>,
+    /// Publication times of the tier's bulletins, ascending, and how many of them already have
+    /// the first release without covers at or after them.
+    starts: Vec<i64>,
+    started: usize,
+}
+
+impl ReleaseSieve {
+    pub fn new(tiers: &[TierSpec], bulletins: &[Bulletin]) -> ReleaseSieve {
+        let tiers = tiers
+            .iter()
+            .map(|tier| {
+                let mut sieve = SieveTier::default();
+                for b in bulletins.iter().filter(|b| {
+                    tier.bulletin_sources.contains(&b.source)
+                        && tier.since.is_none_or(|since| b.published >= since)
+                }) {
+                    sieve.listed.insert(b.id.to_lowercase(), false);
+                    sieve.starts.push(b.published);
+                }
+                sieve.starts.sort_unstable();
+                (tier.name.clone(), sieve)
+            })
+            .collect();
+        ReleaseSieve { tiers }
+    }
+
+    /// Whether to keep a release of `tier`; releases must come in order of publication, ties
+    /// in the order the model will get them.
+    pub fn keep(&mut self, tier: &str, published: i64, covers: &[impl AsRef<str>]) -> bool {
+        let Some(t) = self.tiers.get_mut(tier) else {
+            return false;
+        };
+        let mut keep = !std::mem::replace(&mut t.any_kept, true);
+        if covers.is_empty() {
+            let pending = &t.starts[t.started..];
+            let reached = pending.partition_point(|p| *p <= published);
+            if reached > 0 {
+                t.started += reached;
+                keep = true;
+            }
+        } else {
+            for cover in covers {
+                if let Some(listed) = t.listed.get_mut(&cover.as_ref().to_lowercase()) {
+                    keep |= !std::mem::replace(listed, true);
+                }
+            }
+        }
+        keep
+    }
+}
+
 /// The data-support rule: claim nothing the release data cannot back.
 fn supported(tier: &TierSpec, ti: &TierIndex, published: i64, now: i64) -> bool {
     let release_before = ti.first_release.is_some_and(|f| f <= published && f <= now);
@@ -950,6 +1016,49 @@ mod tests {
             }
         }
         rows
+    }
+
+    /// A model built from the releases the sieve keeps is the model built from all of them.
+    #[test]
+    fn the_sieve_keeps_what_the_model_needs() {
+        let mut rng = fastrand::Rng::with_seed(0x5e7e);
+        let (mut kept_total, mut offered_total) = (0, 0);
+        for _ in 0..500 {
+            let (tiers, bulletins, mut releases) = random_history(&mut rng);
+            // The store offers releases by time, then source, id and tier.
+            releases.sort_by(|a, b| {
+                (a.published, &a.source, &a.id, &a.tier).cmp(&(
+                    b.published,
+                    &b.source,
+                    &b.id,
+                    &b.tier,
+                ))
+            });
+            let mut sieve = ReleaseSieve::new(&tiers, &bulletins);
+            let kept: Vec<Release> = releases
+                .iter()
+                .filter(|r| sieve.keep(&r.tier, r.published, &r.covers))
+                .cloned()
+                .collect();
+            kept_total += kept.len();
+            offered_total += releases.len();
+            let all = Model::new(tiers.clone(), bulletins.clone(), releases.clone());
+            let sieved = Model::new(tiers, bulletins, kept);
+            let instants = all
+                .bulletins
+                .iter()
+                .map(|b| b.published)
+                .chain(releases.iter().map(|r| r.published))
+                .flat_map(|t| [t - 1, t, t + 1, t + 20 * H]);
+            for now in instants {
+                assert_eq!(table(&sieved, now), table(&all, now), "at {now}");
+            }
+        }
+        // It does leave releases out.
+        assert!(
+            kept_total < offered_total * 3 / 4,
+            "{kept_total} of {offered_total}"
+        );
     }
 
     /// The model keeps a few candidate releases out of many and indexes them; on random
