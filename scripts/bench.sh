@@ -11,8 +11,9 @@
 #
 # nginx gets a copy of one /metrics answer as `metrics` and its gzip form (the exporter's own
 # bytes) as `metrics.gz`; `gzip_static` serves the latter to clients that accept gzip, so both
-# servers send identical bodies and do no compression per request. nginx runs as many worker
-# processes as the exporter has runtime threads, access log off, keep-alive unlimited.
+# servers send identical bodies and do no compression per request. nginx runs one worker
+# process, as the exporter serves HTTP on one thread (--workers to change), with the access log
+# off, open files cached and keep-alive unlimited.
 #
 # Needs wrk, nginx (Debian: nginx-light), curl and gzip. Other work on the machine skews the
 # numbers: the ratios come from runs where both servers are measured back to back, repeated.
@@ -32,7 +33,7 @@ fixtures=""
 repeat=5
 duration=10
 connections=16
-workers=2
+workers=1
 while (($#)); do
   case $1 in
     --smoke) smoke=1 ;;
@@ -270,7 +271,8 @@ median_of() { tr ' ' '\n' <<<"$1" | grep . | median; }
 echo
 echo "history: $history"
 echo "/metrics: $plain_bytes bytes ($gzip_bytes gzip), $series samples"
-echo "wrk -t1 -c$connections -d${duration}s, $repeat runs per mode, nginx worker_processes $workers, exporter threads $threads"
+echo "wrk -t1 -c$connections -d${duration}s, $repeat runs per mode, nginx worker_processes $workers"
+echo "exporter threads at the end: $threads (one serves HTTP, the rest are the blocking pool); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| measure | result | target |"
 echo "|---|---|---|"

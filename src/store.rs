@@ -136,6 +136,16 @@ impl ReleaseRow<'_> {
     }
 }
 
+/// A stored release, as `record_success` compares it with a polled one.
+struct KnownRelease {
+    first_seen: i64,
+    initial: bool,
+    title: String,
+    published: i64,
+    /// JSON, as stored.
+    covers: String,
+}
+
 /// A bulletin id in a stored covers list, borrowed unless it holds escapes.
 #[derive(serde::Deserialize)]
 struct CoverId<'a>(#[serde(borrow)] Cow<'a, str>);
@@ -342,24 +352,35 @@ impl Store {
                 }
             }
             Role::Releases => {
-                let mut known: HashMap<(String, String), (i64, bool)> = HashMap::new();
+                // id → tier → what is stored. Knowing the stored values lets an unchanged
+                // release (nearly all of them, poll after poll) cost a comparison instead of a
+                // statement.
+                let mut known: HashMap<String, HashMap<String, KnownRelease>> = HashMap::new();
                 {
                     let mut stmt = tx
                         .prepare(
-                            "SELECT id, tier, first_seen, initial FROM releases WHERE source = ?1",
+                            "SELECT id, tier, first_seen, initial, title, published, covers
+                             FROM releases WHERE source = ?1",
                         )
                         .map_err(|e| self.err(e))?;
                     let rows = stmt
                         .query_map([s.source], |r| {
                             Ok((
-                                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-                                (r.get::<_, i64>(2)?, r.get::<_, bool>(3)?),
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                KnownRelease {
+                                    first_seen: r.get(2)?,
+                                    initial: r.get(3)?,
+                                    title: r.get(4)?,
+                                    published: r.get(5)?,
+                                    covers: r.get(6)?,
+                                },
                             ))
                         })
                         .map_err(|e| self.err(e))?;
                     for row in rows {
-                        let (k, v) = row.map_err(|e| self.err(e))?;
-                        known.insert(k, v);
+                        let (id, tier, k) = row.map_err(|e| self.err(e))?;
+                        known.entry(id).or_default().insert(tier, k);
                     }
                 }
                 let mut upsert = tx
@@ -376,11 +397,15 @@ impl Store {
                     let covers =
                         serde_json::to_string(&r.covers).unwrap_or_else(|_| "[]".to_string());
                     for tier in &r.tiers {
-                        let (first_seen, initial) = known
-                            .get(&(r.id.clone(), tier.clone()))
-                            .copied()
-                            .unwrap_or((s.at, first_poll));
+                        let stored = known.get(&r.id).and_then(|tiers| tiers.get(tier));
+                        let (first_seen, initial) =
+                            stored.map_or((s.at, first_poll), |k| (k.first_seen, k.initial));
                         let published = resolve(&r.published, first_seen, initial);
+                        if stored.is_some_and(|k| {
+                            k.published == published && k.title == r.title && k.covers == covers
+                        }) {
+                            continue;
+                        }
                         upsert
                             .execute(params![
                                 s.source, r.id, tier, r.title, published, first_seen, initial,
@@ -695,6 +720,47 @@ mod tests {
             ]
         );
         assert_eq!(data.releases[1].covers, vec!["2026-Nov"]);
+    }
+
+    #[test]
+    fn a_changed_release_is_updated_and_an_unchanged_one_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("x.db")).expect("open");
+        let v1 = [
+            release("r1", &["english"], Published::Instant(10), &[]),
+            release("r2", &["english"], Published::Instant(20), &["2026-Nov"]),
+        ];
+        store
+            .record_success(&success("vendor", Role::Releases, 100, &v1))
+            .expect("store");
+        // r1 now lists a bulletin and r2 moved; nothing else changed.
+        let v2 = [
+            release("r1", &["english"], Published::Instant(10), &["2026-Oct"]),
+            release("r2", &["english"], Published::Instant(25), &["2026-Nov"]),
+        ];
+        store
+            .record_success(&success("vendor", Role::Releases, 200, &v2))
+            .expect("store");
+        store
+            .record_success(&success("vendor", Role::Releases, 300, &v2))
+            .expect("store");
+        let rows: Vec<(String, i64, String, i64)> = {
+            let conn = store.lock();
+            let mut stmt = conn
+                .prepare("SELECT id, published, covers, updated FROM releases ORDER BY id")
+                .expect("prepare");
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .expect("query")
+                .map(|r| r.expect("row"))
+                .collect()
+        };
+        assert_eq!(
+            rows,
+            vec![
+                ("r1".to_string(), 10, r#"["2026-Oct"]"#.to_string(), 200),
+                ("r2".to_string(), 25, r#"["2026-Nov"]"#.to_string(), 200),
+            ]
+        );
     }
 
     #[test]
