@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ConfigError, Role, SourceConfig};
 use crate::metrics::ReloadStatus;
 use crate::snapshot::Snapshot;
-use crate::store::{Store, StoreData};
+use crate::store::Store;
 
 /// Where "now" comes from. Every age, deadline and breach depends on it.
 #[derive(Debug, Clone, Copy)]
@@ -159,8 +159,7 @@ impl App {
         clock: Clock,
     ) -> Result<Arc<App>, String> {
         let config = Arc::new(loaded.config);
-        let data = store.load().map_err(|e| e.to_string())?;
-        let snapshot = Arc::new(Snapshot::build(config.clone(), data));
+        let snapshot = Arc::new(Snapshot::load(config.clone(), &store).map_err(|e| e.to_string())?);
         Ok(Arc::new(App {
             store: Arc::new(store),
             clock,
@@ -274,12 +273,13 @@ impl App {
     pub async fn refresh(&self) -> Result<(), String> {
         let _guard = self.refresh_lock.lock().await;
         let store = self.store.clone();
-        let data: StoreData = tokio::task::spawn_blocking(move || store.load())
+        let config = self.config();
+        let snapshot = tokio::task::spawn_blocking(move || Snapshot::load(config, &store))
             .await
             .map_err(|e| format!("store read task failed: {e}"))?
             .map_err(|e| e.to_string())?;
-        let snapshot = Snapshot::build(self.config(), data);
         write(&self.snapshot, Arc::new(snapshot));
+        crate::memory::release_free_memory();
         Ok(())
     }
 

@@ -20,6 +20,9 @@ use patchlag_exporter::{logging, report};
 
 const EXIT_CONFIG: u8 = 1;
 const EXIT_FATAL: u8 = 2;
+/// Threads for blocking work (SQLite, parsing, file reads, name lookups): enough that one slow
+/// call does not hold up the others, few enough to keep the footprint small.
+const BLOCKING_THREADS: usize = 4;
 
 const AFTER_HELP: &str = "\
 It polls bulletin sources (when a clock starts: Microsoft's MSRC CVRF index) and release sources
@@ -169,6 +172,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    patchlag_exporter::memory::use_one_arena();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -254,7 +258,10 @@ fn run(args: RunArgs) -> ExitCode {
             }
         },
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // Serving cached bytes and waiting on sources needs one thread; CPU and blocking work goes
+    // to the blocking pool.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
     {

@@ -5,14 +5,13 @@
 //! known (counters do not reset, histograms do not re-observe), and nothing here does I/O
 //! beyond reading `/proc` for the standard process metrics.
 
-use bytes::Bytes;
 use prometheus::core::Collector;
 use prometheus::proto::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
 };
 use prometheus::{Encoder, TextEncoder};
 
-use crate::model::{goal_met_ratio, Pair};
+use crate::model::Pair;
 use crate::snapshot::Snapshot;
 use crate::sources::Reason;
 
@@ -32,7 +31,7 @@ pub const BUILD: BuildInfo = BuildInfo {
 };
 
 /// Reload state, owned by the server and shown here.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReloadStatus {
     pub successful: bool,
     pub last_success: i64,
@@ -83,43 +82,6 @@ fn counter(f: &mut MetricFamily, l: &[(&str, &str)], value: f64) {
 }
 
 /// Renders the exposition text for `snapshot` at `now` (Unix seconds).
-/// An exposition rendered from a snapshot at one second.
-#[derive(Debug)]
-pub struct Rendered {
-    now: i64,
-    /// The wall-clock second too: `now` stands still under `--debug.fixed-now`, the process
-    /// metrics do not.
-    wall_second: u64,
-    reload: ReloadStatus,
-    body: Bytes,
-}
-
-/// Like `render`, but reuses the text already rendered from the same snapshot in the same
-/// second with the same reload status: it would be identical. Under a burst of scrapes (many
-/// Prometheus servers, a load test) each second then costs one rendering, not one per request,
-/// and a scrape is a copy of a pointer. The price: process metrics up to a second old.
-pub fn render_cached(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Bytes {
-    let wall_second = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let reusable =
-        |r: &&Rendered| r.now == now && r.wall_second == wall_second && r.reload == reload;
-    let lock = || snapshot.rendered.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(r) = lock().as_ref().filter(reusable) {
-        return r.body.clone();
-    }
-    // Rendered outside the lock, so that no scrape ever waits for another: at a second's turn
-    // a few concurrent scrapes may each render, which is harmless.
-    let body = Bytes::from(render(snapshot, now, reload));
-    *lock() = Some(Rendered {
-        now,
-        wall_second,
-        reload,
-        body: body.clone(),
-    });
-    body
-}
-
 pub fn render(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<u8> {
     let families = families(snapshot, now, reload);
     let mut out = Vec::with_capacity(16 * 1024);
@@ -134,17 +96,15 @@ pub fn render(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<u8> {
 pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<MetricFamily> {
     let config = &snapshot.config;
     let model = &snapshot.model;
-    let pairs = model.evaluate(now, config.metrics.at_risk_ratio);
+    // Whole-history facts come precomputed; only the series window and pending pairs are
+    // evaluated here, so the cost of a scrape does not grow with the history.
+    let evaluation = snapshot.evaluation(now);
+    let at_risk_ratio = config.metrics.at_risk_ratio;
     let window_start = now - config.metrics.series_window.as_secs() as i64;
-    let in_window = |p: &Pair| p.published >= window_start;
     let mut fams = Families(Vec::new());
 
     // Bulletins.
-    let recent: Vec<_> = model
-        .bulletins
-        .iter()
-        .filter(|b| b.published <= now && b.published >= window_start)
-        .collect();
+    let recent = model.bulletins_published_between(window_start, now);
     {
         let f = fams.family(
             "bulletin_published_timestamp_seconds",
@@ -153,7 +113,7 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
             ),
             MetricType::GAUGE,
         );
-        for b in &recent {
+        for b in recent {
             gauge(
                 f,
                 &[("source", &b.source), ("bulletin", &b.id)],
@@ -165,7 +125,7 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
             &format!("Seconds since the bulletin's clock started. {POLLED}"),
             MetricType::GAUGE,
         );
-        for b in &recent {
+        for b in recent {
             gauge(
                 f,
                 &[("source", &b.source), ("bulletin", &b.id)],
@@ -177,7 +137,7 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
             &format!("Descriptive labels of a bulletin; always 1. {POLLED}"),
             MetricType::GAUGE,
         );
-        for b in &recent {
+        for b in recent {
             gauge(
                 f,
                 &[
@@ -197,7 +157,9 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
     }
 
     // Pairs in the series window.
-    let recent_pairs: Vec<&Pair> = pairs.iter().filter(|p| in_window(p)).collect();
+    let recent_pairs: Vec<Pair> = (0..model.tiers.len())
+        .flat_map(|t| evaluation.pairs_since(t, window_start, now, at_risk_ratio))
+        .collect();
     let pair_labels = |p: &Pair| {
         [
             ("tier", model.tiers[p.tier].name.as_str()),
@@ -257,23 +219,17 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
         MetricType::HISTOGRAM,
     );
     for (t, tier) in model.tiers.iter().enumerate() {
-        let delays: Vec<i64> = pairs
-            .iter()
-            .filter(|p| p.tier == t && !p.pending())
-            .map(|p| p.delay)
-            .collect();
+        let latency = evaluation.latency(t);
         let mut h = Histogram::default();
-        h.set_sample_count(delays.len() as u64);
-        h.set_sample_sum(delays.iter().map(|d| *d as f64).sum());
+        h.set_sample_count(latency.count());
+        h.set_sample_sum(latency.sum as f64);
         h.set_bucket(
             buckets
                 .iter()
                 .map(|upper| {
                     let mut b = Bucket::default();
                     b.set_upper_bound(*upper);
-                    b.set_cumulative_count(
-                        delays.iter().filter(|d| **d as f64 <= *upper).count() as u64
-                    );
+                    b.set_cumulative_count(latency.count_le(*upper));
                     b
                 })
                 .collect(),
@@ -288,8 +244,11 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
         MetricType::COUNTER,
     );
     for (t, tier) in model.tiers.iter().enumerate() {
-        let n = pairs.iter().filter(|p| p.tier == t && p.breached()).count();
-        counter(f, &[("tier", &tier.name)], n as f64);
+        counter(
+            f,
+            &[("tier", &tier.name)],
+            evaluation.breaches(t, now) as f64,
+        );
     }
     let f = fams.family(
         "goal_met_ratio",
@@ -298,7 +257,7 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
     );
     let window = config.metrics.compliance_window.as_secs() as i64;
     for (t, tier) in model.tiers.iter().enumerate() {
-        if let Some(ratio) = goal_met_ratio(pairs.iter().filter(|p| p.tier == t), now, window) {
+        if let Some(ratio) = evaluation.goal_met_ratio(t, now, window) {
             gauge(f, &[("tier", &tier.name)], ratio);
         }
     }
@@ -396,66 +355,14 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
 
 #[cfg(target_os = "linux")]
 fn process_families() -> Vec<MetricFamily> {
-    prometheus::process_collector::ProcessCollector::for_self().collect()
+    use prometheus::process_collector::ProcessCollector;
+    use std::sync::OnceLock;
+    // One collector for the process: building its descriptors costs more than reading /proc.
+    static PROCESS: OnceLock<ProcessCollector> = OnceLock::new();
+    PROCESS.get_or_init(ProcessCollector::for_self).collect()
 }
 
 #[cfg(not(target_os = "linux"))]
 fn process_families() -> Vec<MetricFamily> {
     Vec::new()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-    use crate::store::StoreData;
-    use std::path::Path;
-    use std::sync::Arc;
-
-    fn snapshot() -> Snapshot {
-        let config = Config::parse(
-            Path::new("test.yml"),
-            "tiers:\n  english: {goal: 24h, bulletins: [msrc]}\n\
-             sources:\n  msrc: {role: bulletins, kind: msrc, url: 'file:///dev/null'}\n  \
-             vendor: {role: releases, kind: csv, url: 'file:///dev/null', id: id, published: date, tiers: [english]}\n",
-        )
-        .expect("valid configuration");
-        Snapshot::build(Arc::new(config), StoreData::default())
-    }
-
-    #[test]
-    fn scrapes_in_the_same_second_share_one_rendering() {
-        let first_snapshot = snapshot();
-        let reload = ReloadStatus {
-            successful: true,
-            last_success: 1_700_000_000,
-        };
-        // Tried twice, in case the wall clock's second turns between two scrapes.
-        let shared = (0..2).any(|_| {
-            let first = render_cached(&first_snapshot, 1_700_000_100, reload);
-            let again = render_cached(&first_snapshot, 1_700_000_100, reload);
-            first.as_ptr() == again.as_ptr()
-        });
-        assert!(shared, "rendered twice in the same second");
-        let first = render_cached(&first_snapshot, 1_700_000_100, reload);
-        assert!(
-            String::from_utf8_lossy(&first).contains("patchlag_config_last_reload_successful 1")
-        );
-
-        let next_second = render_cached(&first_snapshot, 1_700_000_101, reload);
-        assert_ne!(first.as_ptr(), next_second.as_ptr());
-        let failed = ReloadStatus {
-            successful: false,
-            ..reload
-        };
-        let after_reload = render_cached(&first_snapshot, 1_700_000_101, failed);
-        assert!(String::from_utf8_lossy(&after_reload)
-            .contains("patchlag_config_last_reload_successful 0"));
-        // A fresh snapshot (after a poll) starts without a rendering.
-        let fresh = snapshot();
-        assert_ne!(
-            render_cached(&fresh, 1_700_000_101, failed).as_ptr(),
-            after_reload.as_ptr()
-        );
-    }
 }

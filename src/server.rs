@@ -5,16 +5,15 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::Semaphore;
 
 use crate::app::{App, ReloadOutcome};
-use crate::metrics;
+use crate::exposition;
 
 pub const CONTENT_TYPE_TEXT_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -37,7 +36,7 @@ pub fn router(state: ServerState) -> Router {
         .with_state(state)
 }
 
-async fn metrics_handler(State(state): State<ServerState>) -> Response {
+async fn metrics_handler(State(state): State<ServerState>, request: HeaderMap) -> Response {
     let _permit = match &state.scrape_slots {
         Some(slots) => match slots.clone().try_acquire_owned() {
             Ok(p) => Some(p),
@@ -52,13 +51,12 @@ async fn metrics_handler(State(state): State<ServerState>) -> Response {
         None => None,
     };
     let app = &state.app;
-    let body = metrics::render_cached(&app.snapshot(), app.clock.now(), app.reload_status());
-    let mut response = Response::new(Body::from(body));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(CONTENT_TYPE_TEXT_0_0_4),
-    );
-    response
+    exposition::response(
+        &app.snapshot(),
+        app.clock.now(),
+        app.reload_status(),
+        &request,
+    )
 }
 
 async fn ready(State(state): State<ServerState>) -> Response {

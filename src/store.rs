@@ -7,11 +7,13 @@
 //! (the `report` command, backups) work beside a running exporter. The schema carries a version
 //! (`PRAGMA user_version`) and is migrated forward on open.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::types::Type;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::config::Role;
 use crate::sources::{Reason, Record};
@@ -66,6 +68,11 @@ CREATE TABLE source_errors (
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// SQLite's page cache, in KiB. A snapshot reads the tables once, in order, and the operating
+/// system caches the file anyway; SQLite's default of 2 MiB would be a large share of the
+/// exporter's footprint.
+const PAGE_CACHE_KIB: i64 = 512;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database {path}: {source}")]
@@ -100,6 +107,54 @@ pub struct StoredRelease {
     pub published: i64,
     pub first_seen: i64,
     pub covers: Vec<String>,
+}
+
+/// A stored release borrowed from the row being read, for `Store::load_with` to decide whether
+/// to keep it before anything is copied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleaseRow<'a> {
+    pub source: &'a str,
+    pub id: &'a str,
+    pub tier: &'a str,
+    pub title: &'a str,
+    pub published: i64,
+    pub first_seen: i64,
+    pub covers: Vec<Cow<'a, str>>,
+}
+
+impl ReleaseRow<'_> {
+    pub fn to_stored(&self) -> StoredRelease {
+        StoredRelease {
+            source: self.source.to_string(),
+            id: self.id.to_string(),
+            tier: self.tier.to_string(),
+            title: self.title.to_string(),
+            published: self.published,
+            first_seen: self.first_seen,
+            covers: self.covers.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+}
+
+/// A stored release, as `record_success` compares it with a polled one.
+struct KnownRelease {
+    first_seen: i64,
+    initial: bool,
+    title: String,
+    published: i64,
+    /// JSON, as stored.
+    covers: String,
+}
+
+/// A bulletin id in a stored covers list, borrowed unless it holds escapes.
+#[derive(serde::Deserialize)]
+struct CoverId<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// Text column `i` of `row`, borrowed.
+fn text<'r>(row: &'r Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(i)?
+        .as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -158,6 +213,8 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
             .map_err(err)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -295,24 +352,35 @@ impl Store {
                 }
             }
             Role::Releases => {
-                let mut known: HashMap<(String, String), (i64, bool)> = HashMap::new();
+                // id → tier → what is stored. Knowing the stored values lets an unchanged
+                // release (nearly all of them, poll after poll) cost a comparison instead of a
+                // statement.
+                let mut known: HashMap<String, HashMap<String, KnownRelease>> = HashMap::new();
                 {
                     let mut stmt = tx
                         .prepare(
-                            "SELECT id, tier, first_seen, initial FROM releases WHERE source = ?1",
+                            "SELECT id, tier, first_seen, initial, title, published, covers
+                             FROM releases WHERE source = ?1",
                         )
                         .map_err(|e| self.err(e))?;
                     let rows = stmt
                         .query_map([s.source], |r| {
                             Ok((
-                                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-                                (r.get::<_, i64>(2)?, r.get::<_, bool>(3)?),
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                KnownRelease {
+                                    first_seen: r.get(2)?,
+                                    initial: r.get(3)?,
+                                    title: r.get(4)?,
+                                    published: r.get(5)?,
+                                    covers: r.get(6)?,
+                                },
                             ))
                         })
                         .map_err(|e| self.err(e))?;
                     for row in rows {
-                        let (k, v) = row.map_err(|e| self.err(e))?;
-                        known.insert(k, v);
+                        let (id, tier, k) = row.map_err(|e| self.err(e))?;
+                        known.entry(id).or_default().insert(tier, k);
                     }
                 }
                 let mut upsert = tx
@@ -329,11 +397,15 @@ impl Store {
                     let covers =
                         serde_json::to_string(&r.covers).unwrap_or_else(|_| "[]".to_string());
                     for tier in &r.tiers {
-                        let (first_seen, initial) = known
-                            .get(&(r.id.clone(), tier.clone()))
-                            .copied()
-                            .unwrap_or((s.at, first_poll));
+                        let stored = known.get(&r.id).and_then(|tiers| tiers.get(tier));
+                        let (first_seen, initial) =
+                            stored.map_or((s.at, first_poll), |k| (k.first_seen, k.initial));
                         let published = resolve(&r.published, first_seen, initial);
+                        if stored.is_some_and(|k| {
+                            k.published == published && k.title == r.title && k.covers == covers
+                        }) {
+                            continue;
+                        }
                         upsert
                             .execute(params![
                                 s.source, r.id, tier, r.title, published, first_seen, initial,
@@ -401,6 +473,18 @@ impl Store {
 
     /// Reads everything, for the model.
     pub fn load(&self) -> Result<StoreData, StoreError> {
+        self.load_with(|_| |_: &ReleaseRow<'_>| true)
+    }
+
+    /// Reads sources and bulletins, then the releases by time of publication (then source, id
+    /// and tier), keeping those that `filter`, given the sources and bulletins, accepts. One
+    /// read transaction, so everything is from the same moment; a release left out is looked
+    /// at in place and never copied, so a long history costs no memory it does not need.
+    pub fn load_with<F, K>(&self, filter: F) -> Result<StoreData, StoreError>
+    where
+        F: FnOnce(&StoreData) -> K,
+        K: FnMut(&ReleaseRow<'_>) -> bool,
+    {
         let conn = self.lock();
         let tx = conn.unchecked_transaction().map_err(|e| self.err(e))?;
         let mut data = StoreData::default();
@@ -421,31 +505,6 @@ impl Store {
                 .map_err(|e| self.err(e))?;
             for row in rows {
                 data.bulletins.push(row.map_err(|e| self.err(e))?);
-            }
-        }
-        {
-            let mut stmt = tx
-                .prepare(
-                    "SELECT source, id, tier, title, published, first_seen, covers FROM releases
-                     ORDER BY published, source, id, tier",
-                )
-                .map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map([], |r| {
-                    let covers: String = r.get(6)?;
-                    Ok(StoredRelease {
-                        source: r.get(0)?,
-                        id: r.get(1)?,
-                        tier: r.get(2)?,
-                        title: r.get(3)?,
-                        published: r.get(4)?,
-                        first_seen: r.get(5)?,
-                        covers: serde_json::from_str(&covers).unwrap_or_default(),
-                    })
-                })
-                .map_err(|e| self.err(e))?;
-            for row in rows {
-                data.releases.push(row.map_err(|e| self.err(e))?);
             }
         }
         {
@@ -499,6 +558,35 @@ impl Store {
                     Reason::parse(&reason),
                 ) {
                     state.errors.insert(reason, count.max(0) as u64);
+                }
+            }
+        }
+        let mut keep = filter(&data);
+        {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT source, id, tier, title, published, first_seen, covers FROM releases
+                     ORDER BY published, source, id, tier",
+                )
+                .map_err(|e| self.err(e))?;
+            let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+            while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+                let read = || -> rusqlite::Result<ReleaseRow<'_>> {
+                    let covers: Vec<CoverId<'_>> =
+                        serde_json::from_str(text(r, 6)?).unwrap_or_default();
+                    Ok(ReleaseRow {
+                        source: text(r, 0)?,
+                        id: text(r, 1)?,
+                        tier: text(r, 2)?,
+                        title: text(r, 3)?,
+                        published: r.get(4)?,
+                        first_seen: r.get(5)?,
+                        covers: covers.into_iter().map(|c| c.0).collect(),
+                    })
+                };
+                let row = read().map_err(|e| self.err(e))?;
+                if keep(&row) {
+                    data.releases.push(row.to_stored());
                 }
             }
         }
@@ -632,6 +720,139 @@ mod tests {
             ]
         );
         assert_eq!(data.releases[1].covers, vec!["2026-Nov"]);
+    }
+
+    #[test]
+    fn a_changed_release_is_updated_and_an_unchanged_one_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("x.db")).expect("open");
+        let v1 = [
+            release("r1", &["english"], Published::Instant(10), &[]),
+            release("r2", &["english"], Published::Instant(20), &["2026-Nov"]),
+        ];
+        store
+            .record_success(&success("vendor", Role::Releases, 100, &v1))
+            .expect("store");
+        // r1 now lists a bulletin and r2 moved; nothing else changed.
+        let v2 = [
+            release("r1", &["english"], Published::Instant(10), &["2026-Oct"]),
+            release("r2", &["english"], Published::Instant(25), &["2026-Nov"]),
+        ];
+        store
+            .record_success(&success("vendor", Role::Releases, 200, &v2))
+            .expect("store");
+        store
+            .record_success(&success("vendor", Role::Releases, 300, &v2))
+            .expect("store");
+        let rows: Vec<(String, i64, String, i64)> = {
+            let conn = store.lock();
+            let mut stmt = conn
+                .prepare("SELECT id, published, covers, updated FROM releases ORDER BY id")
+                .expect("prepare");
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .expect("query")
+                .map(|r| r.expect("row"))
+                .collect()
+        };
+        assert_eq!(
+            rows,
+            vec![
+                ("r1".to_string(), 10, r#"["2026-Oct"]"#.to_string(), 200),
+                ("r2".to_string(), 25, r#"["2026-Nov"]"#.to_string(), 200),
+            ]
+        );
+    }
+
+    #[test]
+    fn load_with_offers_releases_in_order_and_keeps_what_it_is_told() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("x.db")).expect("open");
+        store
+            .record_success(&success(
+                "msrc",
+                Role::Bulletins,
+                100,
+                &[bulletin("2026-Nov", Published::Instant(50))],
+            ))
+            .expect("store");
+        let records = [
+            release("late", &["english"], Published::Instant(90), &["2026-Nov"]),
+            release(
+                "early",
+                &["english", "office365"],
+                Published::Instant(10),
+                &[],
+            ),
+            release(
+                "esc",
+                &["english"],
+                Published::Instant(60),
+                &["2026-\"Nov\""],
+            ),
+        ];
+        store
+            .record_success(&success("vendor", Role::Releases, 100, &records))
+            .expect("store");
+        let mut offered = Vec::new();
+        let data = store
+            .load_with(|data| {
+                // Sources and bulletins are read before the releases are offered.
+                assert_eq!(data.bulletins.len(), 1);
+                assert_eq!(data.sources.len(), 2);
+                |r: &ReleaseRow<'_>| {
+                    offered.push((
+                        r.id.to_string(),
+                        r.tier.to_string(),
+                        r.covers
+                            .clone()
+                            .into_iter()
+                            .map(|c| c.into_owned())
+                            .collect::<Vec<_>>(),
+                    ));
+                    r.tier == "english"
+                }
+            })
+            .expect("load");
+        assert_eq!(
+            offered,
+            vec![
+                ("early".to_string(), "english".to_string(), vec![]),
+                ("early".to_string(), "office365".to_string(), vec![]),
+                (
+                    "esc".to_string(),
+                    "english".to_string(),
+                    vec!["2026-\"Nov\"".to_string()]
+                ),
+                (
+                    "late".to_string(),
+                    "english".to_string(),
+                    vec!["2026-Nov".to_string()]
+                ),
+            ]
+        );
+        let kept: Vec<_> = data
+            .releases
+            .iter()
+            .map(|r| (r.id.as_str(), r.tier.as_str()))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![
+                ("early", "english"),
+                ("esc", "english"),
+                ("late", "english")
+            ]
+        );
+        assert_eq!(
+            data.releases,
+            store
+                .load()
+                .expect("load")
+                .releases
+                .into_iter()
+                .filter(|r| r.tier == "english")
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

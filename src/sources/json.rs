@@ -1,6 +1,14 @@
 //! `json`: any JSON document; JSONPath (RFC 9535) selects the items and, relative to each item,
 //! its id, time, title, tier and covered bulletins.
+//!
+//! A vendor's release list grows for years. For the usual shape of `items`, `$.name[*]`, the
+//! items are read one at a time from the answer instead of from a tree of the whole document,
+//! which would take several times the answer's size in memory.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
@@ -45,80 +53,118 @@ fn all(path: &JsonPath, item: &Value) -> Vec<String> {
         .collect()
 }
 
+/// For an items path `$.name[*]` (or `$.name.*`) and a document whose root has a `name`
+/// array, that array's elements, borrowed from the answer. `None` for any other shape, which
+/// the general JSONPath evaluation then handles.
+fn member_items<'a>(items: &JsonPath, body: &'a [u8]) -> Option<Vec<&'a RawValue>> {
+    let path = items.to_string();
+    let rest = path.strip_prefix("$.")?;
+    let name = rest
+        .strip_suffix("[*]")
+        .or_else(|| rest.strip_suffix(".*"))?;
+    let mut chars = name.chars();
+    let simple = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !simple {
+        return None;
+    }
+    // Like a JSON object in a tree, a repeated key keeps its last value.
+    let root: HashMap<Cow<'_, str>, &RawValue> = serde_json::from_slice(body).ok()?;
+    serde_json::from_str(root.get(name)?.get()).ok()
+}
+
 impl SourceKind for Json {
     fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError> {
+        let mut parsed = Parsed::default();
+        if let Some(items) = member_items(&self.config.items, &fetched.body) {
+            parsed.records.reserve_exact(items.len());
+            for (n, raw) in items.into_iter().enumerate() {
+                match serde_json::from_str::<Value>(raw.get()) {
+                    Ok(item) => self.record(n, &item, ctx, &mut parsed),
+                    Err(e) => parsed.skipped.push(format!("item {n}: {e}")),
+                }
+            }
+            return Ok(parsed);
+        }
         let doc: Value = serde_json::from_slice(&fetched.body)
             .map_err(|e| PollError::parse(format!("invalid JSON: {e}")))?;
-        let items = self.config.items.query(&doc).all();
-        let mut parsed = Parsed::default();
-        for (n, item) in items.into_iter().enumerate() {
-            let Some(id) = first(&self.config.id, item)
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-            else {
-                parsed
-                    .skipped
-                    .push(format!("item {n}: no id at {}", self.config.id));
-                continue;
-            };
-            let Some(time) = first(&self.config.published, item) else {
-                parsed.skipped.push(format!(
-                    "item {n} ({id}): no time at {}",
-                    self.config.published
-                ));
-                continue;
-            };
-            let published = match self
-                .config
-                .time
-                .format
-                .parse_value(&time, self.config.time.timezone)
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    parsed.skipped.push(format!("item {n} ({id}): {e}"));
-                    continue;
-                }
-            };
-            let tiers = match &self.config.tiering {
-                None => Vec::new(),
-                Some(tiering) => {
-                    let values = self
-                        .config
-                        .tier
-                        .as_ref()
-                        .map(|p| all(p, item))
-                        .unwrap_or_default();
-                    match resolve_tiers(tiering, &values, ctx.tier_names) {
-                        Some(t) => t,
-                        None => {
-                            parsed.excluded += 1;
-                            continue;
-                        }
-                    }
-                }
-            };
-            let title = self
-                .config
-                .title
-                .as_ref()
-                .and_then(|p| first(p, item))
-                .unwrap_or_default();
-            let covers = self
-                .config
-                .covers
-                .as_ref()
-                .map(|p| clean_covers(all(p, item)))
-                .unwrap_or_default();
-            parsed.records.push(Record {
-                id,
-                title: title.trim().to_string(),
-                published,
-                tiers,
-                covers,
-            });
+        for (n, item) in self.config.items.query(&doc).all().into_iter().enumerate() {
+            self.record(n, item, ctx, &mut parsed);
         }
         Ok(parsed)
+    }
+}
+
+impl Json {
+    /// Reads item `n` into a record, or counts it as skipped or excluded.
+    fn record(&self, n: usize, item: &Value, ctx: &ParseContext<'_>, parsed: &mut Parsed) {
+        let Some(id) = first(&self.config.id, item)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+        else {
+            parsed
+                .skipped
+                .push(format!("item {n}: no id at {}", self.config.id));
+            return;
+        };
+        let Some(time) = first(&self.config.published, item) else {
+            parsed.skipped.push(format!(
+                "item {n} ({id}): no time at {}",
+                self.config.published
+            ));
+            return;
+        };
+        let published = match self
+            .config
+            .time
+            .format
+            .parse_value(&time, self.config.time.timezone)
+        {
+            Ok(p) => p,
+            Err(e) => {
+                parsed.skipped.push(format!("item {n} ({id}): {e}"));
+                return;
+            }
+        };
+        let tiers = match &self.config.tiering {
+            None => Vec::new(),
+            Some(tiering) => {
+                let values = self
+                    .config
+                    .tier
+                    .as_ref()
+                    .map(|p| all(p, item))
+                    .unwrap_or_default();
+                match resolve_tiers(tiering, &values, ctx.tier_names) {
+                    Some(t) => t,
+                    None => {
+                        parsed.excluded += 1;
+                        return;
+                    }
+                }
+            }
+        };
+        let title = self
+            .config
+            .title
+            .as_ref()
+            .and_then(|p| first(p, item))
+            .unwrap_or_default();
+        let covers = self
+            .config
+            .covers
+            .as_ref()
+            .map(|p| clean_covers(all(p, item)))
+            .unwrap_or_default();
+        parsed.records.push(Record {
+            id,
+            title: title.trim().to_string(),
+            published,
+            tiers,
+            covers,
+        });
     }
 }
 
@@ -135,13 +181,17 @@ mod tests {
     }
 
     fn kind(format: &str) -> Json {
+        kind_with_items(format, "$.releases[*]")
+    }
+
+    fn kind_with_items(format: &str, items: &str) -> Json {
         let map: BTreeMap<String, String> =
             [("English", "english"), ("All languages", "other_languages")]
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
         Json::new(JsonConfig {
-            items: path("$.releases[*]"),
+            items: path(items),
             id: path("$.version"),
             published: path("$.released"),
             title: None,
@@ -192,6 +242,53 @@ mod tests {
         assert!(p.records[1].covers.is_empty());
         assert_eq!(p.excluded, 1, "Klingon is not a configured tier");
         assert_eq!(p.skipped.len(), 2);
+    }
+
+    #[test]
+    fn items_read_one_at_a_time_are_the_items_jsonpath_selects() {
+        assert!(member_items(&path("$.releases[*]"), br#"{"releases":[1,2]}"#).is_some());
+        assert!(member_items(&path("$.releases.*"), br#"{"releases":[1,2]}"#).is_some());
+        assert!(member_items(&path("$['releases'][*]"), br#"{"releases":[1,2]}"#).is_none());
+        assert!(member_items(&path("$..releases[*]"), br#"{"releases":[1,2]}"#).is_none());
+        assert!(member_items(&path("$.a.releases[*]"), br#"{"releases":[1,2]}"#).is_none());
+        let item = |v: &str, lang: &str| {
+            format!(
+                r#"{{"version":"{v}","released":"2026-11-10T20:00:00Z","language":"{lang}","bulletins":["2026-Nov"]}}"#
+            )
+        };
+        let documents = [
+            format!(
+                r#"{{"generated":"x","releases":[{},{},17,{}]}}"#,
+                item("a", "English"),
+                item("b", "All languages"),
+                item("c", "Klingon")
+            ),
+            // A repeated key: the last one counts.
+            format!(
+                r#"{{"releases":[{}],"releases":[{}]}}"#,
+                item("old", "English"),
+                item("new", "English")
+            ),
+            // An object: `[*]` selects its members' values.
+            format!(
+                r#"{{"releases":{{"x":{},"y":{}}}}}"#,
+                item("x", "English"),
+                item("y", "English")
+            ),
+            format!(r#"[{}]"#, item("root", "English")),
+            r#"{"other":[]}"#.to_string(),
+            r#"{"releases":"none"}"#.to_string(),
+        ];
+        for doc in &documents {
+            let streamed = parse(&kind_with_items("rfc3339", "$.releases[*]"), doc);
+            let general = parse(&kind_with_items("rfc3339", "$['releases'][*]"), doc);
+            assert_eq!(streamed.records, general.records, "{doc}");
+            assert_eq!(streamed.skipped, general.skipped, "{doc}");
+            assert_eq!(streamed.excluded, general.excluded, "{doc}");
+        }
+        let p = parse(&kind("rfc3339"), &documents[1]);
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.records[0].id, "new");
     }
 
     #[test]

@@ -9,9 +9,16 @@
 //! - Titles are not enough (April and October 2025 pre-releases were titled like final ones):
 //!   a monthly document (`YYYY-Mon`) dated before its month's second Tuesday is a pre-release,
 //!   and nothing whose clock start lies in the future is a bulletin yet.
+//!
+//! The index runs to megabytes: it is read in place, each entry borrowed from the answer as raw
+//! JSON and then into a struct of borrowed strings, so parsing holds no second copy of it, and
+//! a malformed entry is skipped without failing the rest.
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Weekday};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::{Fetched, ParseContext, Parsed, PollError, Record, SourceKind};
 use crate::config::MsrcConfig;
@@ -22,20 +29,26 @@ pub struct Msrc {
 }
 
 #[derive(Deserialize)]
-struct Index {
-    value: Vec<serde_json::Value>,
+struct Index<'a> {
+    #[serde(borrow)]
+    value: Vec<&'a RawValue>,
 }
 
 /// One entry of the index; every other field is ignored.
 #[derive(Deserialize)]
-struct Entry {
-    #[serde(rename = "ID")]
-    id: String,
-    #[serde(rename = "DocumentTitle", default)]
-    title: Option<String>,
-    #[serde(rename = "InitialReleaseDate")]
-    initial_release_date: String,
+struct Entry<'a> {
+    #[serde(rename = "ID", borrow)]
+    id: Text<'a>,
+    #[serde(rename = "DocumentTitle", default, borrow)]
+    title: Option<Text<'a>>,
+    #[serde(rename = "InitialReleaseDate", borrow)]
+    initial_release_date: Text<'a>,
 }
+
+/// A string borrowed from the answer unless it contains escapes (also inside an `Option`,
+/// where a bare `Cow` would always be copied).
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -84,33 +97,36 @@ impl SourceKind for Msrc {
     fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError> {
         let index: Index = serde_json::from_slice(&fetched.body)
             .map_err(|e| PollError::parse(format!("not an MSRC updates index: {e}")))?;
-        let mut parsed = Parsed::default();
-        for (n, value) in index.value.into_iter().enumerate() {
-            let entry: Entry = match serde_json::from_value(value) {
+        let mut parsed = Parsed {
+            records: Vec::with_capacity(index.value.len()),
+            ..Parsed::default()
+        };
+        for (n, raw) in index.value.into_iter().enumerate() {
+            let entry: Entry = match serde_json::from_str(raw.get()) {
                 Ok(e) => e,
                 Err(e) => {
                     parsed.skipped.push(format!("entry {n}: {e}"));
                     continue;
                 }
             };
-            let id = entry.id.trim().to_string();
+            let id = entry.id.0.trim();
             if id.is_empty() {
                 parsed.skipped.push(format!("entry {n}: empty ID"));
                 continue;
             }
-            let title = entry.title.unwrap_or_default().trim().to_string();
-            let day = match self.release_day(entry.initial_release_date.trim()) {
+            let title = entry.title.as_ref().map_or("", |t| t.0.trim());
+            let day = match self.release_day(entry.initial_release_date.0.trim()) {
                 Ok(d) => d,
                 Err(e) => {
                     parsed.skipped.push(format!("entry {n} ({id}): {e}"));
                     continue;
                 }
             };
-            if self.config.exclude_title.is_match(&title) {
+            if self.config.exclude_title.is_match(title) {
                 parsed.excluded += 1;
                 continue;
             }
-            if let Some(patch_tuesday) = patch_tuesday_of_id(&id) {
+            if let Some(patch_tuesday) = patch_tuesday_of_id(id) {
                 if day < patch_tuesday {
                     parsed.excluded += 1;
                     continue;
@@ -122,8 +138,8 @@ impl SourceKind for Msrc {
                 continue;
             }
             parsed.records.push(Record {
-                id,
-                title,
+                id: id.to_string(),
+                title: title.to_string(),
                 published: Published::Instant(start),
                 tiers: Vec::new(),
                 covers: Vec::new(),
@@ -300,6 +316,31 @@ mod tests {
         assert_eq!(parsed.records.len(), 1);
         assert_eq!(parsed.records[0].id, "2023-Feb");
         assert_eq!(parsed.skipped.len(), 2);
+    }
+
+    #[test]
+    fn escaped_and_missing_titles() {
+        let body = index(&[
+            r#"{"ID":"2023-Mar","DocumentTitle":"March 2023 \u201cSecurity\u201d Updates\n","InitialReleaseDate":"2023-03-14T07:00:00Z"}"#.to_string(),
+            r#"{"ID":"2023-Apr","DocumentTitle":null,"InitialReleaseDate":"2023-04-11T07:00:00Z"}"#.to_string(),
+            r#"{"ID":"2023-May","InitialReleaseDate":"2023-05-09T07:00:00Z"}"#.to_string(),
+            r#"{"ID":"  ","InitialReleaseDate":"2023-05-09T07:00:00Z"}"#.to_string(),
+        ]);
+        let parsed = parse_at(&body, "2026-11-10T12:00:00Z");
+        let titles: Vec<_> = parsed
+            .records
+            .iter()
+            .map(|r| (r.id.as_str(), r.title.as_str()))
+            .collect();
+        assert_eq!(
+            titles,
+            vec![
+                ("2023-Mar", "March 2023 \u{201c}Security\u{201d} Updates"),
+                ("2023-Apr", ""),
+                ("2023-May", "")
+            ]
+        );
+        assert_eq!(parsed.skipped.len(), 1);
     }
 
     #[test]
