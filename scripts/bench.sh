@@ -171,7 +171,8 @@ http {
     uwsgi_temp_path $tmp/nginx/uwsgi;
     scgi_temp_path $tmp/nginx/scgi;
     sendfile on;
-    open_file_cache max=16 valid=600s;
+    open_file_cache max=16 inactive=600s;
+    open_file_cache_valid 600s;
     keepalive_requests 100000000;
     keepalive_timeout 300s;
     types { }
@@ -251,7 +252,7 @@ render="not measured (--smoke)"
 if ((!smoke)); then
   echo "criterion: render/uncached/10 ..."
   render=$(cargo bench --quiet --bench render -- 'render/uncached/10$' --warm-up-time 1 --measurement-time 5 2>/dev/null |
-    awk '/time:/ {gsub(/[\[\]]/, ""); print $4, $5; exit}')
+    awk '/time:/ {gsub(/[][]/, ""); print $5, $6; exit}')
 fi
 
 node_rss="not installed"
