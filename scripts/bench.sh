@@ -110,7 +110,7 @@ start_exporter() {
   exporter_pid=$!
   pids+=("$exporter_pid")
   local deadline=$(($(now_ms) + 30000))
-  until exporter_addr=$(grep -o 'message=listening address=[0-9.:]*' "$log" | cut -d= -f3) && [ -n "$exporter_addr" ]; do
+  until exporter_addr=$(grep -o 'msg=listening address=[0-9.:]*' "$log" | cut -d= -f3) && [ -n "$exporter_addr" ]; do
     kill -0 "$exporter_pid" 2>/dev/null || fail "the exporter exited: $(cat "$log")"
     (($(now_ms) < deadline)) || fail "the exporter did not start: $(cat "$log")"
     sleep 0.001

@@ -57,7 +57,7 @@ pid=$!
 
 address=
 for _ in $(seq 300); do
-    address=$(sed -n 's/.*message=listening.*address=\([^ ]*\).*/\1/p' "$tmp/exporter.log" | head -1)
+    address=$(sed -n 's/.*msg=listening.*address=\([^ ]*\).*/\1/p' "$tmp/exporter.log" | head -1)
     [ -n "$address" ] && break
     kill -0 "$pid" 2>/dev/null || { cat "$tmp/exporter.log"; exit 1; }
     sleep 0.1
