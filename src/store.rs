@@ -138,6 +138,8 @@ impl ReleaseRow<'_> {
 
 /// A stored release, as `record_success` compares it with a polled one.
 struct KnownRelease {
+    id: String,
+    tier: String,
     first_seen: i64,
     initial: bool,
     title: String,
@@ -352,37 +354,41 @@ impl Store {
                 }
             }
             Role::Releases => {
-                // id → tier → what is stored. Knowing the stored values lets an unchanged
-                // release (nearly all of them, poll after poll) cost a comparison instead of a
-                // statement.
-                let mut known: HashMap<String, HashMap<String, KnownRelease>> = HashMap::new();
+                // What is stored, by (id, tier) in the primary key's order. Knowing the stored
+                // values lets an unchanged release (nearly all of them, poll after poll) cost a
+                // comparison instead of a statement.
+                let mut known: Vec<KnownRelease> = Vec::new();
                 {
                     let mut stmt = tx
                         .prepare(
                             "SELECT id, tier, first_seen, initial, title, published, covers
-                             FROM releases WHERE source = ?1",
+                             FROM releases WHERE source = ?1 ORDER BY id, tier",
                         )
                         .map_err(|e| self.err(e))?;
                     let rows = stmt
                         .query_map([s.source], |r| {
-                            Ok((
-                                r.get::<_, String>(0)?,
-                                r.get::<_, String>(1)?,
-                                KnownRelease {
-                                    first_seen: r.get(2)?,
-                                    initial: r.get(3)?,
-                                    title: r.get(4)?,
-                                    published: r.get(5)?,
-                                    covers: r.get(6)?,
-                                },
-                            ))
+                            Ok(KnownRelease {
+                                id: r.get(0)?,
+                                tier: r.get(1)?,
+                                first_seen: r.get(2)?,
+                                initial: r.get(3)?,
+                                title: r.get(4)?,
+                                published: r.get(5)?,
+                                covers: r.get(6)?,
+                            })
                         })
                         .map_err(|e| self.err(e))?;
                     for row in rows {
-                        let (id, tier, k) = row.map_err(|e| self.err(e))?;
-                        known.entry(id).or_default().insert(tier, k);
+                        known.push(row.map_err(|e| self.err(e))?);
                     }
                 }
+                // SQLite orders text by bytes, as `str` does: the binary search agrees with it.
+                let stored = |id: &str, tier: &str| {
+                    known
+                        .binary_search_by(|k| (k.id.as_str(), k.tier.as_str()).cmp(&(id, tier)))
+                        .ok()
+                        .map(|i| &known[i])
+                };
                 let mut upsert = tx
                     .prepare(
                         "INSERT INTO releases (source, id, tier, title, published, first_seen, initial, covers, updated)
@@ -397,7 +403,7 @@ impl Store {
                     let covers =
                         serde_json::to_string(&r.covers).unwrap_or_else(|_| "[]".to_string());
                     for tier in &r.tiers {
-                        let stored = known.get(&r.id).and_then(|tiers| tiers.get(tier));
+                        let stored = stored(&r.id, tier);
                         let (first_seen, initial) =
                             stored.map_or((s.at, first_poll), |k| (k.first_seen, k.initial));
                         let published = resolve(&r.published, first_seen, initial);
@@ -761,6 +767,51 @@ mod tests {
                 ("r2".to_string(), 25, r#"["2026-Nov"]"#.to_string(), 200),
             ]
         );
+    }
+
+    #[test]
+    fn stored_releases_are_found_whatever_their_ids() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("x.db")).expect("open");
+        let day = Published::Day(
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 9).expect("date"),
+            chrono_tz::Tz::UTC,
+        );
+        let ids = ["a", "Z", "ä", "a b", "a-b", "aa", "", "a\u{0}b", "10", "9"];
+        let records: Vec<Record> = ids
+            .iter()
+            .map(|id| release(id, &["english", "Office"], day, &[]))
+            .collect();
+        store
+            .record_success(&success("vendor", Role::Releases, 1_000, &records[..1]))
+            .expect("first poll");
+        // Seen after the first poll: dated when first seen, and that must not move.
+        store
+            .record_success(&success("vendor", Role::Releases, 2_000, &records))
+            .expect("store");
+        store
+            .record_success(&success("vendor", Role::Releases, 3_000, &records))
+            .expect("store");
+        let mut got: Vec<(String, String, i64)> = store
+            .load()
+            .expect("load")
+            .releases
+            .into_iter()
+            .map(|r| (r.id, r.tier, r.published))
+            .collect();
+        got.sort();
+        let mut want: Vec<(String, String, i64)> = ids
+            .iter()
+            .flat_map(|id| {
+                let at = if *id == "a" { 1_794_182_400 } else { 2_000 };
+                [
+                    (id.to_string(), "english".to_string(), at),
+                    (id.to_string(), "Office".to_string(), at),
+                ]
+            })
+            .collect();
+        want.sort();
+        assert_eq!(got, want);
     }
 
     #[test]
