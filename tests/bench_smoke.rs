@@ -46,8 +46,8 @@ fn bench_script_runs_end_to_end() {
     for row in [
         "| /metrics throughput vs nginx, plain",
         "| /metrics throughput vs nginx, gzip",
-        "| start-up to ready, empty database |",
-        "| start-up to ready, history stored |",
+        "| start-up to ready, empty database",
+        "| start-up to ready, history stored",
         "| resident memory after ",
     ] {
         let line = stdout
