@@ -19,11 +19,13 @@ fn render(c: &mut Criterion) {
     let mut group = c.benchmark_group("render");
     for years in [1, 5, 10, 20] {
         let dir = tempfile::tempdir().expect("tempdir");
-        let snapshot = support::snapshot(dir.path(), years);
+        let history = support::history(dir.path(), years);
+        let snapshot = history.snapshot;
         let bytes = metrics::render(&snapshot, now, reload).len();
         eprintln!(
-            "{years:>2} years: {} bulletins, {} releases, /metrics {bytes} bytes",
-            snapshot.model.bulletins.len(),
+            "{years:>2} years: {} bulletins, {} releases ({} kept in memory), /metrics {bytes} bytes",
+            history.fixtures.bulletins,
+            history.fixtures.releases,
             snapshot.model.releases.len()
         );
         group.bench_with_input(BenchmarkId::new("uncached", years), &years, |b, _| {
@@ -31,8 +33,8 @@ fn render(c: &mut Criterion) {
         });
         if years == 10 {
             group.bench_function("evaluation and render, 10 years", |b| {
-                // A later instant each time, past the next record: what the first scrape after
-                // a record became effective pays.
+                // What the first scrape after a poll, or after a record became effective, pays:
+                // evaluating the history, then rendering.
                 b.iter(|| {
                     let model = &snapshot.model;
                     let evaluation = model.evaluation(black_box(now));

@@ -20,9 +20,20 @@ pub fn now() -> i64 {
         .timestamp()
 }
 
-/// A snapshot of `years` years of history (kept in `dir`), as the exporter would publish it
-/// after polling every source once.
+/// `years` years of history, polled once into a store (kept in `dir`).
+pub struct History {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub fixtures: history::Fixtures,
+    /// As the exporter publishes it after polling every source once.
+    pub snapshot: Snapshot,
+}
+
 pub fn snapshot(dir: &std::path::Path, years: i32) -> Snapshot {
+    history(dir, years).snapshot
+}
+
+pub fn history(dir: &std::path::Path, years: i32) -> History {
     let now = now();
     let fixtures = history::write_years(dir, now, years).expect("fixtures");
     let config = Config::load(&fixtures.config).expect("configuration");
@@ -53,5 +64,11 @@ pub fn snapshot(dir: &std::path::Path, years: i32) -> Snapshot {
             })
             .expect("stored");
     }
-    Snapshot::build(Arc::new(config), store.load().expect("load"))
+    let config = Arc::new(config);
+    History {
+        snapshot: Snapshot::load(config.clone(), &store).expect("load"),
+        config,
+        store,
+        fixtures,
+    }
 }
