@@ -7,6 +7,7 @@
 #
 #   WRK_THREADS       wrk threads (default 2)
 #   POLL_INTERVAL     poll interval of every source during the test (default 2s)
+#   PATCHLAG_BIN      a binary to test instead of building this checkout (to compare versions)
 #
 # It builds the release binary and runs it on the offline demo (examples/demo.yml, a temporary
 # database) on a free loopback port. Needs wrk (Debian: apt-get install wrk) and curl. Not part
@@ -30,8 +31,11 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((connections + 64))
     exit 2
 fi
 
-cargo build --release --locked --quiet
-bin=target/release/patchlag-exporter
+bin=${PATCHLAG_BIN:-}
+if [ -z "$bin" ]; then
+    cargo build --release --locked --quiet
+    bin=target/release/patchlag-exporter
+fi
 
 tmp=$(mktemp -d)
 pid=

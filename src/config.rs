@@ -47,6 +47,11 @@ pub const DEFAULT_MSRC_EXCLUDE_TITLE: &str = r"(?i)\bearly\b";
 /// Oct-OOB, MS17-010, KB5031234, CVE-2024-21412).
 pub const DEFAULT_COVERS_REGEX: &str = r"\b((?:\d{4}-[A-Z][a-z]{2}(?:-[A-Z0-9]+)?)|(?:[A-Z][a-z]{2}-OOB)|(?:MS\d{2}-\d{3})|(?:KB\d{6,8})|(?:CVE-\d{4}-\d{4,7}))\b";
 
+/// Filter selectors (`[?...]`) allowed in one JSONPath. The JSONPath parser's time doubles with
+/// each filter nested in another, so a path with a few dozen would stall validation,
+/// `--config.check` and reloads for minutes; real paths need one or two.
+pub const MAX_JSONPATH_FILTERS: usize = 8;
+
 /// A configuration error, always rendered on one line: `file:line:column: key: message`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
@@ -1165,6 +1170,16 @@ impl Validator<'_> {
     }
 
     fn jsonpath(&self, value: &S<String>, key: String) -> Result<JsonPath, ConfigError> {
+        let filters = value.value.matches('?').count();
+        if filters > MAX_JSONPATH_FILTERS {
+            return Err(self.err(
+                Some(value),
+                key,
+                format!(
+                    "JSONPath with {filters} filters (`?`): at most {MAX_JSONPATH_FILTERS} are allowed"
+                ),
+            ));
+        }
         JsonPath::parse(&value.value).map_err(|e| {
             self.err(
                 Some(value),
@@ -1527,6 +1542,24 @@ sources:
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("test.yml"), text)
+    }
+
+    /// Found by fuzzing: nested filters take the JSONPath parser exponential time.
+    #[test]
+    fn deeply_nested_jsonpath_filters_are_refused_quickly() {
+        let nested = format!("$..a{}", "[?$..a".repeat(40));
+        let started = std::time::Instant::now();
+        let err = parse(&GOOD.replace("$.releases[*]", &nested)).expect_err("refused");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(err.key, "sources.pmimport.items");
+        assert!(err.message.contains("40 filters"), "{err}");
+        // A path with a few filters is fine.
+        let filtered = "$.releases[?@.kind == 'content'][?@.language != 'Klingon']";
+        assert!(parse(&GOOD.replace("$.releases[*]", filtered)).is_ok());
     }
 
     /// Found by fuzzing: a quoted key with newlines made a multi-line error.

@@ -5,7 +5,7 @@
 
 use chrono_tz::Tz;
 use libfuzzer_sys::fuzz_target;
-use patchlag_exporter::config::{JsonConfig, RecordTime, Role, Tiering};
+use patchlag_exporter::config::{JsonConfig, RecordTime, Role, Tiering, MAX_JSONPATH_FILTERS};
 use patchlag_exporter::sources::json::Json;
 use patchlag_exporter::sources::{Fetched, ParseContext, SourceKind};
 use patchlag_exporter::timeparse::TimeFormat;
@@ -21,7 +21,11 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let body = parts.next().unwrap_or_default();
-    let path = |p: &str| JsonPath::parse(p).ok();
+    let path = |p: &str| {
+        (p.matches('?').count() <= MAX_JSONPATH_FILTERS)
+            .then(|| JsonPath::parse(p).ok())
+            .flatten()
+    };
     let (Some(items), Some(id), Some(published)) = (path(items), path(id), path(published)) else {
         return;
     };

@@ -53,6 +53,13 @@ struct AttemptError {
 }
 
 impl AttemptError {
+    fn transient(error: PollError) -> AttemptError {
+        AttemptError {
+            error,
+            transient: true,
+        }
+    }
+
     fn permanent(error: PollError) -> AttemptError {
         AttemptError {
             error,
@@ -143,10 +150,7 @@ impl Fetcher {
                 {
                     Ok(Ok(fetched)) => return Ok(fetched),
                     Ok(Err(failure)) => failure,
-                    Err(_) => AttemptError {
-                        error: timed_out(self.timeout),
-                        transient: true,
-                    },
+                    Err(_) => AttemptError::transient(timed_out(self.timeout)),
                 };
             let wait = failure
                 .error
@@ -339,10 +343,7 @@ impl Fetcher {
             tls = true;
         }
         if err.is_timeout() {
-            AttemptError {
-                error: timed_out(self.timeout),
-                transient: true,
-            }
+            AttemptError::transient(timed_out(self.timeout))
         } else if tls {
             AttemptError::permanent(PollError::new(Reason::Tls, chain))
         } else if err.is_redirect() {
@@ -353,16 +354,10 @@ impl Fetcher {
                 ),
             ))
         } else if err.is_connect() {
-            AttemptError {
-                error: PollError::new(Reason::Connect, chain),
-                transient: true,
-            }
+            AttemptError::transient(PollError::new(Reason::Connect, chain))
         } else {
             // A connection dropped or reset mid-answer, a body cut short, a malformed answer.
-            AttemptError {
-                error: PollError::new(Reason::Other, chain),
-                transient: true,
-            }
+            AttemptError::transient(PollError::new(Reason::Other, chain))
         }
     }
 }
