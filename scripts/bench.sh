@@ -5,7 +5,8 @@
 #
 #   - /metrics throughput against nginx, plain and gzip (wrk, same threads, connections and
 #     duration, loopback, the two servers measured back to back, median of the ratios);
-#   - uncached render time (criterion, `render/uncached/10`);
+#   - uncached render time (criterion, `render/uncached/*`: 1, 5, 10 and 20 years of history);
+#   - a 5 MB MSRC answer parsed: time and the heap it takes at the peak (criterion, `msrc`);
 #   - start-up to ready, with an empty database and with the history already stored;
 #   - resident memory after at least 100,000 scrapes (and node_exporter's, when installed).
 #
@@ -272,11 +273,22 @@ done
 rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$exporter_pid/status")
 hwm_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$exporter_pid/status")
 
+# criterion_times: "name median unit" for every benchmark in criterion's output on stdin.
+criterion_times() {
+  awk '/^[a-z]/ {name = $1} /time:/ {gsub(/[][]/, ""); for (i = 1; i <= NF; i++) if ($i == "time:") print name, $(i + 3), $(i + 4)}'
+}
 render="not measured (--smoke)"
+render_years="not measured (--smoke)"
+msrc="not measured (--smoke)"
 if ((!smoke)); then
-  echo "criterion: render/uncached/10 ..."
-  render=$(cargo bench --quiet --bench render -- 'render/uncached/10$' --warm-up-time 1 --measurement-time 5 2>/dev/null |
-    awk '/time:/ {gsub(/[][]/, ""); print $5, $6; exit}')
+  echo "criterion: render/uncached (1, 5, 10 and 20 years of history) ..."
+  times=$(cargo bench --quiet --bench render -- 'render/uncached/' --warm-up-time 1 --measurement-time 5 2>/dev/null | criterion_times)
+  render=$(awk '$1 == "render/uncached/10" {print $2, $3}' <<<"$times")
+  render_years=$(awk '{sub("render/uncached/", "", $1); printf "%s%s years: %s %s", sep, $1, $2, $3; sep = ", "}' <<<"$times")
+  echo "criterion: msrc/parse 5 MB ..."
+  out=$(cargo bench --quiet --bench msrc_parse -- --warm-up-time 1 --measurement-time 5 2>"$tmp/msrc.err")
+  heap=$(grep -o 'peak [0-9]* bytes ([0-9.]*% of the answer)' "$tmp/msrc.err" | awk '{printf "%.1f MB heap at the peak %s %s %s %s", $2 / 1e6, $4, $5, $6, $7}')
+  msrc="$(criterion_times <<<"$out" | awk '{print $2, $3; exit}'), $heap"
 fi
 
 node_rss="not installed"
@@ -304,7 +316,9 @@ echo "|---|---|---|"
 for mode in plain gzip; do
   echo "| /metrics throughput vs nginx, $mode (median of $repeat) | $(median_of "${ratios[$mode]}")x ($(median_of "${rates_exporter[$mode]}") vs $(median_of "${rates_nginx[$mode]}") req/s) | >= 0.8x |"
 done
-echo "| render, uncached (criterion) | $render | < 1 ms |"
+echo "| render, uncached, ten years (criterion) | $render | < 1 ms |"
+echo "| render, uncached, by length of history | $render_years | the same |"
+echo "| 5 MB MSRC answer parsed (criterion) | $msrc | < 50 ms, one copy |"
 echo "| start-up to ready, empty database (median of $repeat) | $(median_of "$startups_empty") ms ($(range_of "$startups_empty")), CPU $(median_of "$cpu_empty") ms | < 200 ms |"
 echo "| start-up to ready, history stored (median of $repeat) | $(median_of "$startups_stored") ms ($(range_of "$startups_stored")), CPU $(median_of "$cpu_stored") ms | < 200 ms |"
 echo "| resident memory after $scrapes scrapes (2 connections, gzip) | $(mib "$rss_kib") (peak $(mib "$hwm_kib"), during start-up) | < 15 MiB |"
