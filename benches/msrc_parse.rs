@@ -13,6 +13,7 @@ use criterion::{criterion_group, Criterion, Throughput};
 use patchlag_exporter::config::{MsrcConfig, DEFAULT_MSRC_EXCLUDE_TITLE, DEFAULT_MSRC_TIMEZONE};
 use patchlag_exporter::sources::msrc::Msrc;
 use patchlag_exporter::sources::{Fetched, ParseContext, SourceKind};
+use patchlag_exporter::timeparse::zone;
 
 #[global_allocator]
 static ALLOCATOR: counting_alloc::Counting = counting_alloc::Counting;
@@ -22,7 +23,7 @@ const ANSWER_BYTES: usize = 5 * 1024 * 1024;
 fn msrc_parse(c: &mut Criterion) {
     let now = chrono::Utc::now().timestamp();
     let kind = Msrc::new(MsrcConfig {
-        timezone: DEFAULT_MSRC_TIMEZONE,
+        timezone: zone(DEFAULT_MSRC_TIMEZONE).expect("zone"),
         release_time: NaiveTime::from_hms_opt(10, 0, 0).expect("10:00"),
         exclude_title: regex::Regex::new(DEFAULT_MSRC_EXCLUDE_TITLE).expect("regex"),
     });

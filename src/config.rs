@@ -11,8 +11,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{NaiveDate, NaiveTime, TimeZone as _, Utc};
+use jiff::tz::TimeZone;
 use regex::Regex;
 use scraper::Selector;
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use serde_json_path::JsonPath;
 use serde_saphyr::Spanned;
 
 use crate::duration::parse_duration;
-use crate::timeparse::TimeFormat;
+use crate::timeparse::{self, TimeFormat};
 
 pub const DEFAULT_CONFIG_FILE: &str = "patchlag.yml";
 pub const DEFAULT_STORAGE_PATH: &str = "patchlag.db";
@@ -36,9 +36,10 @@ pub const DEFAULT_AT_RISK_RATIO: f64 = 0.75;
 pub const DEFAULT_LATENCY_BUCKETS: [f64; 10] = [
     3600.0, 7200.0, 14400.0, 28800.0, 43200.0, 86400.0, 129600.0, 172800.0, 259200.0, 604800.0,
 ];
-pub const DEFAULT_TIMEZONE: Tz = Tz::UTC;
+/// The zone of record times without an offset.
+pub const DEFAULT_TIMEZONE: &str = "UTC";
 /// Microsoft's release days are Pacific calendar days.
-pub const DEFAULT_MSRC_TIMEZONE: Tz = Tz::America__Los_Angeles;
+pub const DEFAULT_MSRC_TIMEZONE: &str = "America/Los_Angeles";
 /// Microsoft publishes security updates at 10:00 Pacific time.
 pub const DEFAULT_MSRC_RELEASE_TIME: &str = "10:00";
 /// Pre-release documents are titled "... Early Security Updates" or "... Early Security Release".
@@ -223,7 +224,7 @@ impl KindConfig {
 
 #[derive(Debug, Clone)]
 pub struct MsrcConfig {
-    pub timezone: Tz,
+    pub timezone: TimeZone,
     pub release_time: NaiveTime,
     pub exclude_title: Regex,
 }
@@ -276,7 +277,7 @@ impl PartialEq for RegexEq {
 #[derive(Debug, Clone)]
 pub struct RecordTime {
     pub format: TimeFormat,
-    pub timezone: Tz,
+    pub timezone: TimeZone,
 }
 
 #[derive(Debug, Clone)]
@@ -1093,17 +1094,26 @@ impl Validator<'_> {
         Ok(url.value.clone())
     }
 
-    fn timezone(&self, name: &str, src: &RawSource, default: Tz) -> Result<Tz, ConfigError> {
-        match &src.timezone {
-            Some(tz) => tz.value.parse::<Tz>().map_err(|_| {
-                self.err(
-                    Some(tz),
-                    format!("sources.{name}.timezone"),
-                    format!("unknown IANA time zone {:?}", tz.value),
-                )
-            }),
-            None => Ok(default),
-        }
+    fn timezone(
+        &self,
+        name: &str,
+        src: &RawSource,
+        default: &str,
+    ) -> Result<TimeZone, ConfigError> {
+        let (tz, found) = match &src.timezone {
+            Some(tz) => (Some(tz), timeparse::zone(&tz.value)),
+            None => (None, timeparse::zone(default)),
+        };
+        found.ok_or_else(|| {
+            self.err(
+                tz,
+                format!("sources.{name}.timezone"),
+                format!(
+                    "unknown IANA time zone {:?}",
+                    tz.map_or(default, |tz| tz.value.as_str())
+                ),
+            )
+        })
     }
 
     fn record_time(&self, name: &str, src: &RawSource) -> Result<RecordTime, ConfigError> {
@@ -1597,7 +1607,7 @@ sources:
         assert_eq!(msrc.timeout, DEFAULT_TIMEOUT);
         match &msrc.kind {
             KindConfig::Msrc(m) => {
-                assert_eq!(m.timezone, Tz::America__Los_Angeles);
+                assert_eq!(m.timezone.iana_name(), Some("America/Los_Angeles"));
                 assert_eq!(
                     m.release_time,
                     NaiveTime::from_hms_opt(10, 0, 0).expect("time")
@@ -1787,7 +1797,7 @@ sources:
         assert!(kb.may_release_tier("english") && !kb.may_release_tier("other_languages"));
         match &kb.kind {
             KindConfig::Html(h) => {
-                assert_eq!(h.time.timezone, Tz::America__Chicago);
+                assert_eq!(h.time.timezone.iana_name(), Some("America/Chicago"));
                 assert_eq!(h.covers_regex.as_str(), DEFAULT_COVERS_REGEX);
             }
             other => panic!("unexpected kind {other:?}"),

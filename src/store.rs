@@ -307,9 +307,9 @@ impl Store {
 
         // Resolves a record's time: date-only records seen in the first successful poll sit at
         // midnight in the source's zone; those that appeared later, at the moment they were seen.
-        let resolve = |published: &Published, first_seen: i64, initial: bool| match *published {
-            Published::Instant(t) => t,
-            Published::Day(day, tz) if initial => midnight(day, tz),
+        let resolve = |published: &Published, first_seen: i64, initial: bool| match published {
+            Published::Instant(t) => *t,
+            Published::Day(day, tz) if initial => midnight(*day, tz),
             Published::Day(..) => first_seen,
         };
 
@@ -610,8 +610,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timeparse::zone;
     use chrono::NaiveDate;
-    use chrono_tz::Tz;
+    use jiff::tz::TimeZone;
 
     fn bulletin(id: &str, published: Published) -> Record {
         Record {
@@ -691,7 +692,7 @@ mod tests {
         let day = |d| {
             Published::Day(
                 NaiveDate::from_ymd_opt(2026, 11, d).expect("date"),
-                Tz::America__New_York,
+                zone("America/New_York").expect("zone"),
             )
         };
         // First successful poll: the date-only release sits at midnight New York time.
@@ -775,12 +776,12 @@ mod tests {
         let store = Store::open(&dir.path().join("x.db")).expect("open");
         let day = Published::Day(
             chrono::NaiveDate::from_ymd_opt(2026, 11, 9).expect("date"),
-            chrono_tz::Tz::UTC,
+            TimeZone::UTC,
         );
         let ids = ["a", "Z", "ä", "a b", "a-b", "aa", "", "a\u{0}b", "10", "9"];
         let records: Vec<Record> = ids
             .iter()
-            .map(|id| release(id, &["english", "Office"], day, &[]))
+            .map(|id| release(id, &["english", "Office"], day.clone(), &[]))
             .collect();
         store
             .record_success(&success("vendor", Role::Releases, 1_000, &records[..1]))

@@ -5,15 +5,33 @@
 //! first-seen rule in the README).
 
 use chrono::format::{Item, StrftimeItems};
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
-use chrono_tz::Tz;
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta, Timelike, Utc};
+use jiff::tz::{TimeZone, TimeZoneDatabase};
+use jiff::Timestamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Published {
     /// Unix seconds.
     Instant(i64),
     /// A calendar day in the source's zone, without a time of day.
-    Day(NaiveDate, Tz),
+    Day(NaiveDate, TimeZone),
+}
+
+/// The time zone with an IANA name ("America/Los_Angeles", "Europe/Berlin", "UTC"; case does
+/// not matter), or `None` when there is no such zone.
+///
+/// Zone rules come from the system's time-zone database (`/usr/share/zoneinfo`, or the
+/// directory `TZDIR` names), which the system keeps up to date. Where there is none (a
+/// container image without tzdata), or it lacks the zone, the copy of the database built into
+/// the executable is used.
+pub fn zone(name: &str) -> Option<TimeZone> {
+    let tz = jiff::tz::db()
+        .get(name)
+        .or_else(|_| TimeZoneDatabase::bundled().get(name))
+        .ok()?;
+    // "Etc/Unknown" stands for a zone that could not be determined; it is not a zone to read
+    // times in.
+    (!tz.is_unknown()).then_some(tz)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +148,7 @@ impl TimeFormat {
     }
 
     /// Parses `value`; times without an offset are read in `tz`.
-    pub fn parse_value(&self, value: &str, tz: Tz) -> Result<Published, String> {
+    pub fn parse_value(&self, value: &str, tz: &TimeZone) -> Result<Published, String> {
         let value = value.trim();
         let bad = |why: &str| format!("cannot parse time {value:?}: {why}");
         match self {
@@ -149,7 +167,7 @@ impl TimeFormat {
                     }
                 }
                 NaiveDate::parse_from_str(value, "%Y-%m-%d")
-                    .map(|d| Published::Day(d, tz))
+                    .map(|d| Published::Day(d, tz.clone()))
                     .map_err(|_| bad("expected RFC 3339, e.g. 2026-11-10T18:00:00Z, or a date"))
             }
             TimeFormat::Pattern {
@@ -177,31 +195,62 @@ impl TimeFormat {
                         .map_err(|e| bad(&format!("{e} (format {pattern:?})")));
                 }
                 NaiveDate::parse_from_str(value, pattern)
-                    .map(|d| Published::Day(d, tz))
+                    .map(|d| Published::Day(d, tz.clone()))
                     .map_err(|e| bad(&format!("{e} (format {pattern:?})")))
             }
         }
     }
 }
 
-/// A wall-clock time in `tz` as Unix seconds. In the autumn overlap the earlier instant is
-/// taken; a time inside the spring gap does not exist and is read one hour later, as clocks do.
-pub fn local_to_unix(tz: Tz, ndt: NaiveDateTime) -> i64 {
-    match tz.from_local_datetime(&ndt) {
-        LocalResult::Single(t) => t.timestamp(),
-        LocalResult::Ambiguous(early, _) => early.timestamp(),
-        LocalResult::None => {
-            let later = ndt + chrono::Duration::hours(1);
-            match tz.from_local_datetime(&later) {
-                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.timestamp(),
-                LocalResult::None => ndt.and_utc().timestamp(),
-            }
-        }
+/// A wall-clock time in `tz` as Unix seconds.
+///
+/// In the autumn overlap, when the time happens twice, the earlier instant is taken. A time
+/// inside the spring gap does not exist; it is moved forward by the length of the gap, as
+/// clocks are (02:30 on the night clocks jump from 02:00 to 03:00 is read as 03:30). This is
+/// the "compatible" disambiguation of RFC 5545 and Temporal.
+pub fn local_to_unix(tz: &TimeZone, ndt: NaiveDateTime) -> i64 {
+    let civil = i16::try_from(ndt.year()).ok().and_then(|year| {
+        jiff::civil::DateTime::new(
+            year,
+            ndt.month() as i8,
+            ndt.day() as i8,
+            ndt.hour() as i8,
+            ndt.minute() as i8,
+            // `second()` is 59 during a leap second.
+            ndt.second() as i8,
+            0,
+        )
+        .ok()
+    });
+    match civil.and_then(|dt| tz.to_ambiguous_timestamp(dt).compatible().ok()) {
+        Some(t) => t.as_second(),
+        // Beyond the zone database's range (about the years -9999 to 9999): the offset in
+        // force at the nearest end of it.
+        None => ndt.and_utc().timestamp() - offset_at(tz, ndt.and_utc().timestamp()),
     }
 }
 
+/// The offset from UTC of `tz` at Unix seconds `unix`, in seconds; beyond the zone
+/// database's range, the offset at the nearest end of it.
+fn offset_at(tz: &TimeZone, unix: i64) -> i64 {
+    let t = Timestamp::from_second(unix).unwrap_or(if unix < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    });
+    i64::from(tz.to_offset(t).seconds())
+}
+
+/// The calendar day in `tz` at the instant `t`.
+pub fn local_date(tz: &TimeZone, t: DateTime<Utc>) -> NaiveDate {
+    let utc = t.naive_utc();
+    utc.checked_add_signed(TimeDelta::seconds(offset_at(tz, t.timestamp())))
+        .unwrap_or(utc)
+        .date()
+}
+
 /// 00:00 of `day` in `tz`, as Unix seconds.
-pub fn midnight(day: NaiveDate, tz: Tz) -> i64 {
+pub fn midnight(day: NaiveDate, tz: &TimeZone) -> i64 {
     local_to_unix(tz, day.and_time(chrono::NaiveTime::MIN))
 }
 
@@ -220,45 +269,49 @@ mod tests {
         DateTime::parse_from_rfc3339(s).expect("valid").timestamp()
     }
 
+    fn tz(name: &str) -> TimeZone {
+        zone(name).expect("a known zone")
+    }
+
     #[test]
     fn rfc3339_variants() {
         let f = TimeFormat::Rfc3339;
         assert_eq!(
-            f.parse_value("2026-11-10T18:00:00Z", Tz::UTC),
+            f.parse_value("2026-11-10T18:00:00Z", &TimeZone::UTC),
             Ok(Published::Instant(ts("2026-11-10T18:00:00Z")))
         );
         assert_eq!(
-            f.parse_value("2026-11-10T10:00:00", Tz::America__Los_Angeles),
+            f.parse_value("2026-11-10T10:00:00", &tz("America/Los_Angeles")),
             Ok(Published::Instant(ts("2026-11-10T18:00:00Z")))
         );
         assert_eq!(
-            f.parse_value("2026-11-10", Tz::UTC),
+            f.parse_value("2026-11-10", &TimeZone::UTC),
             Ok(Published::Day(
                 NaiveDate::from_ymd_opt(2026, 11, 10).expect("date"),
-                Tz::UTC
+                TimeZone::UTC
             ))
         );
-        assert!(f.parse_value("Nov 10", Tz::UTC).is_err());
+        assert!(f.parse_value("Nov 10", &TimeZone::UTC).is_err());
     }
 
     #[test]
     fn patterns() {
         let f = TimeFormat::parse("%m/%d/%Y %H:%M").expect("valid");
         assert_eq!(
-            f.parse_value("11/10/2026 13:30", Tz::America__New_York),
+            f.parse_value("11/10/2026 13:30", &tz("America/New_York")),
             Ok(Published::Instant(ts("2026-11-10T18:30:00Z")))
         );
         let f = TimeFormat::parse("%m/%d/%Y").expect("valid");
         assert_eq!(
-            f.parse_value(" 3/12/2024 ", Tz::UTC),
+            f.parse_value(" 3/12/2024 ", &TimeZone::UTC),
             Ok(Published::Day(
                 NaiveDate::from_ymd_opt(2024, 3, 12).expect("date"),
-                Tz::UTC
+                TimeZone::UTC
             ))
         );
         let f = TimeFormat::parse("%s").expect("valid");
         assert_eq!(
-            f.parse_value("1700000000", Tz::UTC),
+            f.parse_value("1700000000", &TimeZone::UTC),
             Ok(Published::Instant(1_700_000_000))
         );
         assert!(TimeFormat::parse("%H:%M").is_err(), "no date");
@@ -288,17 +341,17 @@ mod tests {
             .date_part()
             .expect("date part");
         assert_eq!(
-            f.parse_value("11/12/2024", Tz::UTC),
+            f.parse_value("11/12/2024", &TimeZone::UTC),
             Ok(Published::Day(
                 NaiveDate::from_ymd_opt(2024, 11, 12).expect("date"),
-                Tz::UTC
+                TimeZone::UTC
             ))
         );
     }
 
     #[test]
     fn dst_gap_and_overlap() {
-        let la = Tz::America__Los_Angeles;
+        let la = &tz("America/Los_Angeles");
         // 2024-03-10 02:30 does not exist in Los Angeles; it is read as 03:30 PDT.
         let gap = NaiveDate::from_ymd_opt(2024, 3, 10)
             .and_then(|d| d.and_hms_opt(2, 30, 0))
@@ -312,6 +365,89 @@ mod tests {
         assert_eq!(
             midnight(NaiveDate::from_ymd_opt(2024, 7, 1).expect("d"), la),
             ts("2024-07-01T07:00:00Z")
+        );
+    }
+
+    #[test]
+    fn half_hour_gap() {
+        // Lord Howe Island moves its clocks from 02:00 to 02:30: 02:15 is read as 02:45
+        // (+11:00), half an hour later, as the clocks are moved.
+        let gap = NaiveDate::from_ymd_opt(2024, 10, 6)
+            .and_then(|d| d.and_hms_opt(2, 15, 0))
+            .expect("t");
+        assert_eq!(
+            local_to_unix(&tz("Australia/Lord_Howe"), gap),
+            ts("2024-10-06T02:45:00+11:00")
+        );
+    }
+
+    #[test]
+    fn zones_by_name() {
+        assert_eq!(
+            tz("america/NEW_YORK").iana_name(),
+            Some("America/New_York"),
+            "case does not matter"
+        );
+        assert_eq!(tz("UTC"), TimeZone::UTC);
+        assert!(zone("Mars/Olympus_Mons").is_none());
+        assert!(zone("").is_none());
+        assert!(zone("Etc/Unknown").is_none(), "not a zone to read times in");
+        assert!(zone("../../../etc/passwd").is_none());
+        // The copy built into the executable, for systems without a zone database.
+        let la = TimeZoneDatabase::bundled()
+            .get("America/Los_Angeles")
+            .expect("bundled");
+        let summer = NaiveDate::from_ymd_opt(2024, 7, 1)
+            .and_then(|d| d.and_hms_opt(10, 0, 0))
+            .expect("t");
+        assert_eq!(local_to_unix(&la, summer), ts("2024-07-01T17:00:00Z"));
+    }
+
+    #[test]
+    fn local_dates() {
+        let la = &tz("America/Los_Angeles");
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).expect("valid").to_utc();
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
+        assert_eq!(local_date(la, t("2024-11-12T07:59:59Z")), day(2024, 11, 11));
+        assert_eq!(local_date(la, t("2024-11-12T08:00:00Z")), day(2024, 11, 12));
+        assert_eq!(local_date(la, t("2024-07-01T07:00:00Z")), day(2024, 7, 1));
+        assert_eq!(
+            local_date(&TimeZone::UTC, t("2024-07-01T00:00:00Z")),
+            day(2024, 7, 1)
+        );
+    }
+
+    #[test]
+    fn beyond_the_zone_database() {
+        let la = &tz("America/Los_Angeles");
+        // Far years still give an instant, in the offset at the end of the database's range
+        // (Pacific standard time, -08:00).
+        for (y, m, d) in [
+            (20_000, 7, 1),
+            (9999, 12, 31),
+            (-20_000, 1, 1),
+            (-9999, 1, 1),
+        ] {
+            let day = NaiveDate::from_ymd_opt(y, m, d).expect("date");
+            let local = day.and_time(chrono::NaiveTime::MIN);
+            let t = midnight(day, la);
+            assert!(
+                (t - local.and_utc().timestamp()).abs() <= 12 * 3600,
+                "{day}: {t}"
+            );
+            assert_eq!(
+                local_date(la, DateTime::from_timestamp(t, 0).expect("t")),
+                day
+            );
+        }
+        assert_eq!(
+            midnight(NaiveDate::from_ymd_opt(20_000, 7, 1).expect("d"), la),
+            NaiveDate::from_ymd_opt(20_000, 7, 1)
+                .expect("d")
+                .and_hms_opt(8, 0, 0)
+                .expect("t")
+                .and_utc()
+                .timestamp()
         );
     }
 }

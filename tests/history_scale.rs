@@ -44,8 +44,8 @@ fn ten_years_render_the_same_series_as_two() {
             model.bulletins.len()
         );
         assert!(history.fixtures.releases >= 2000 * years as usize - 10);
-        let text = String::from_utf8(metrics::render(&history.snapshot, now, reload))
-            .expect("UTF-8");
+        let text =
+            String::from_utf8(metrics::render(&history.snapshot, now, reload)).expect("UTF-8");
         rendered.push((years, history.fixtures.releases, text));
     }
     let (_, short_releases, short) = &rendered[0];

@@ -11,6 +11,7 @@ use chrono::NaiveTime;
 use patchlag_exporter::config::{MsrcConfig, DEFAULT_MSRC_EXCLUDE_TITLE, DEFAULT_MSRC_TIMEZONE};
 use patchlag_exporter::sources::msrc::Msrc;
 use patchlag_exporter::sources::{Fetched, ParseContext, SourceKind};
+use patchlag_exporter::timeparse::zone;
 
 #[global_allocator]
 static ALLOCATOR: counting_alloc::Counting = counting_alloc::Counting;
@@ -21,7 +22,7 @@ fn a_5_mb_answer_is_parsed_without_a_second_copy() {
         .expect("valid")
         .timestamp();
     let kind = Msrc::new(MsrcConfig {
-        timezone: DEFAULT_MSRC_TIMEZONE,
+        timezone: zone(DEFAULT_MSRC_TIMEZONE).expect("zone"),
         release_time: NaiveTime::from_hms_opt(10, 0, 0).expect("10:00"),
         exclude_title: regex::Regex::new(DEFAULT_MSRC_EXCLUDE_TITLE).expect("regex"),
     });

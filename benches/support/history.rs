@@ -9,8 +9,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
-use chrono_tz::America::Los_Angeles;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
+use jiff::tz::TimeZone;
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -66,13 +66,18 @@ fn second_tuesday(year: i32, month: u32) -> NaiveDate {
     NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Tue, 2).expect("a second Tuesday")
 }
 
+fn los_angeles() -> TimeZone {
+    TimeZone::get("America/Los_Angeles").expect("America/Los_Angeles")
+}
+
 fn clock_start(day: NaiveDate) -> i64 {
-    let local = day.and_hms_opt(10, 0, 0).expect("10:00");
-    Los_Angeles
-        .from_local_datetime(&local)
-        .earliest()
-        .expect("10:00 Pacific exists every day")
-        .timestamp()
+    let local =
+        jiff::civil::date(day.year() as i16, day.month() as i8, day.day() as i8).at(10, 0, 0, 0);
+    los_angeles()
+        .to_ambiguous_timestamp(local)
+        .unambiguous()
+        .expect("10:00 Pacific exists every day, once")
+        .as_second()
 }
 
 fn rfc3339(t: i64) -> String {
@@ -85,10 +90,13 @@ fn rfc3339(t: i64) -> String {
 /// Monthly documents for every Patch Tuesday of the last `years` years up to `now`, and an
 /// out-of-band document every fourth month (about 15 bulletins a year).
 pub fn bulletins(now: i64, years: i32) -> Vec<Bulletin> {
-    let today = DateTime::<Utc>::from_timestamp(now, 0)
-        .expect("in range")
-        .with_timezone(&Los_Angeles)
-        .date_naive();
+    let today = los_angeles().to_datetime(jiff::Timestamp::from_second(now).expect("in range"));
+    let today = NaiveDate::from_ymd_opt(
+        today.year().into(),
+        today.month() as u32,
+        today.day() as u32,
+    )
+    .expect("a date");
     let (mut year, mut month) = (today.year() - years, today.month());
     let mut out = Vec::new();
     while (year, month) <= (today.year(), today.month()) {

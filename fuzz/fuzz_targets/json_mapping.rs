@@ -3,14 +3,19 @@
 //! the answer. Paths and formats that configuration validation would reject are skipped.
 #![no_main]
 
-use chrono_tz::Tz;
+use std::sync::LazyLock;
+
+use jiff::tz::TimeZone;
 use libfuzzer_sys::fuzz_target;
 use patchlag_exporter::config::{JsonConfig, RecordTime, Role, Tiering, MAX_JSONPATH_FILTERS};
 use patchlag_exporter::sources::json::Json;
 use patchlag_exporter::sources::{Fetched, ParseContext, SourceKind};
-use patchlag_exporter::timeparse::TimeFormat;
+use patchlag_exporter::timeparse::{zone, TimeFormat};
 use patchlag_exporter_fuzz::{check, NOW, TIERS};
 use serde_json_path::JsonPath;
+
+static NEW_YORK: LazyLock<TimeZone> =
+    LazyLock::new(|| zone("America/New_York").expect("a known zone"));
 
 fuzz_target!(|input: &[u8]| {
     let mut parts = input.splitn(7, |b| *b == b'\n');
@@ -41,7 +46,7 @@ fuzz_target!(|input: &[u8]| {
         covers: path(covers),
         time: RecordTime {
             format,
-            timezone: Tz::America__New_York,
+            timezone: NEW_YORK.clone(),
         },
         tiering: Some(Tiering::Extracted { map: None }),
     });

@@ -3,24 +3,32 @@
 //! same value as a tier's `since` and as a `Retry-After` header.
 #![no_main]
 
+use std::sync::LazyLock;
 use std::time::{Duration, UNIX_EPOCH};
 
-use chrono_tz::Tz;
+use jiff::tz::TimeZone;
 use libfuzzer_sys::fuzz_target;
 use patchlag_exporter::config::parse_since;
 use patchlag_exporter::sources::fetch::parse_retry_after;
-use patchlag_exporter::timeparse::{midnight, rfc3339, Published, TimeFormat};
+use patchlag_exporter::timeparse::{midnight, rfc3339, zone, Published, TimeFormat};
+
+static ZONES: LazyLock<Vec<TimeZone>> = LazyLock::new(|| {
+    ["UTC", "America/Los_Angeles", "Australia/Lord_Howe"]
+        .into_iter()
+        .map(|name| zone(name).expect("a known zone"))
+        .collect()
+});
 
 fuzz_target!(|input: &str| {
     let (pattern, value) = input.split_once('\n').unwrap_or((input, ""));
     if let Ok(format) = TimeFormat::parse(pattern) {
-        for tz in [Tz::UTC, Tz::America__Los_Angeles, Tz::Australia__Lord_Howe] {
+        for tz in ZONES.iter() {
             match format.parse_value(value, tz) {
                 Ok(Published::Instant(t)) => {
                     let _ = rfc3339(t);
                 }
                 Ok(Published::Day(day, tz)) => {
-                    let _ = rfc3339(midnight(day, tz));
+                    let _ = rfc3339(midnight(day, &tz));
                 }
                 Err(_) => {}
             }

@@ -72,7 +72,7 @@ impl SourceKind for Csv {
                 .config
                 .time
                 .format
-                .parse_value(time, self.config.time.timezone)
+                .parse_value(time, &self.config.time.timezone)
             {
                 Ok(p) => p,
                 Err(e) => {
@@ -118,7 +118,7 @@ mod tests {
     use crate::config::{RecordTime, Tiering};
     use crate::timeparse::{Published, TimeFormat};
     use chrono::NaiveDate;
-    use chrono_tz::Tz;
+    use jiff::tz::TimeZone;
 
     fn kind(tiering: Option<Tiering>) -> Csv {
         Csv::new(CsvConfig {
@@ -129,7 +129,7 @@ mod tests {
             covers: Some("covers".into()),
             time: RecordTime {
                 format: TimeFormat::Rfc3339,
-                timezone: Tz::UTC,
+                timezone: TimeZone::UTC,
             },
             tiering,
         })
@@ -167,7 +167,7 @@ mod tests {
             p.records[1].published,
             Published::Day(
                 NaiveDate::from_ymd_opt(2026, 11, 11).expect("date"),
-                Tz::UTC
+                TimeZone::UTC
             )
         );
         assert_eq!(p.excluded, 1);

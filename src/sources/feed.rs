@@ -35,7 +35,7 @@ impl Feed {
         self.config
             .time
             .format
-            .parse_value(text, self.config.time.timezone)
+            .parse_value(text, &self.config.time.timezone)
             .map_err(|e| format!("{e} (nor an RFC 822 date)"))
     }
 
@@ -159,7 +159,7 @@ mod tests {
     use crate::sources::Reason;
     use crate::timeparse::TimeFormat;
     use chrono::NaiveDate;
-    use chrono_tz::Tz;
+    use jiff::tz::TimeZone;
     use regex::Regex;
 
     fn fixture(name: &str) -> Vec<u8> {
@@ -178,7 +178,7 @@ mod tests {
             title_match: title_match.map(|r| Regex::new(r).expect("regex")),
             time: RecordTime {
                 format: TimeFormat::Rfc3339,
-                timezone: Tz::UTC,
+                timezone: TimeZone::UTC,
             },
             tiering,
         })
@@ -287,7 +287,7 @@ mod tests {
                 (
                     r.id.as_str(),
                     r.tiers.iter().map(String::as_str).collect(),
-                    r.published,
+                    r.published.clone(),
                 )
             })
             .collect();
@@ -315,7 +315,7 @@ mod tests {
                     vec!["office365"],
                     Published::Day(
                         NaiveDate::from_ymd_opt(2024, 11, 14).expect("date"),
-                        Tz::UTC
+                        TimeZone::UTC
                     )
                 ),
                 (

@@ -34,7 +34,7 @@ impl Html {
     }
 
     fn published(&self, text: &str) -> Result<Published, String> {
-        let tz = self.config.time.timezone;
+        let tz = &self.config.time.timezone;
         self.config
             .time
             .format
@@ -231,9 +231,9 @@ mod tests {
     use super::*;
     use crate::config::{RecordTime, Tiering, DEFAULT_COVERS_REGEX};
     use crate::sources::Reason;
-    use crate::timeparse::local_to_unix;
+    use crate::timeparse::{local_to_unix, zone};
     use chrono::NaiveDate;
-    use chrono_tz::Tz;
+    use jiff::tz::TimeZone;
     use std::collections::BTreeMap;
 
     fn fixture(name: &str) -> Vec<u8> {
@@ -271,7 +271,7 @@ mod tests {
             covers_regex: Regex::new(DEFAULT_COVERS_REGEX).expect("regex"),
             time: RecordTime {
                 format: TimeFormat::parse("%m/%d/%Y %I:%M %p").expect("format"),
-                timezone: Tz::America__Chicago,
+                timezone: zone("America/Chicago").expect("zone"),
             },
             tiering: Some(Tiering::Extracted { map: Some(map) }),
         }
@@ -301,13 +301,13 @@ mod tests {
         let t = NaiveDate::from_ymd_opt(y, m, d)
             .and_then(|d| d.and_hms_opt(h, min, 0))
             .expect("time");
-        Published::Instant(local_to_unix(Tz::America__Chicago, t))
+        Published::Instant(local_to_unix(&zone("America/Chicago").expect("zone"), t))
     }
 
     fn day(y: i32, m: u32, d: u32) -> Published {
         Published::Day(
             NaiveDate::from_ymd_opt(y, m, d).expect("date"),
-            Tz::America__Chicago,
+            zone("America/Chicago").expect("zone"),
         )
     }
 
@@ -320,7 +320,7 @@ mod tests {
             .map(|r| {
                 (
                     r.id.as_str(),
-                    r.published,
+                    r.published.clone(),
                     r.tiers.iter().map(String::as_str).collect(),
                     r.covers.iter().map(String::as_str).collect(),
                 )
@@ -415,7 +415,7 @@ mod tests {
             covers_regex: Regex::new(r"fixes (\S+)").expect("regex"),
             time: RecordTime {
                 format: TimeFormat::Rfc3339,
-                timezone: Tz::UTC,
+                timezone: TimeZone::UTC,
             },
             tiering: Some(Tiering::Extracted {
                 map: Some([("English".to_string(), "english".to_string())].into()),

@@ -120,7 +120,7 @@ impl Json {
             .config
             .time
             .format
-            .parse_value(&time, self.config.time.timezone)
+            .parse_value(&time, &self.config.time.timezone)
         {
             Ok(p) => p,
             Err(e) => {
@@ -172,8 +172,8 @@ impl Json {
 mod tests {
     use super::*;
     use crate::config::{RecordTime, Tiering};
+    use crate::timeparse::zone;
     use crate::timeparse::{Published, TimeFormat};
-    use chrono_tz::Tz;
     use std::collections::BTreeMap;
 
     fn path(p: &str) -> JsonPath {
@@ -199,7 +199,7 @@ mod tests {
             covers: Some(path("$.bulletins[*]")),
             time: RecordTime {
                 format: TimeFormat::parse(format).expect("format"),
-                timezone: Tz::America__New_York,
+                timezone: zone("America/New_York").expect("zone"),
             },
             tiering: Some(Tiering::Extracted { map: Some(map) }),
         })

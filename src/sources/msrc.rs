@@ -22,7 +22,7 @@ use serde_json::value::RawValue;
 
 use super::{Fetched, ParseContext, Parsed, PollError, Record, SourceKind};
 use crate::config::MsrcConfig;
-use crate::timeparse::{local_to_unix, Published};
+use crate::timeparse::{local_date, local_to_unix, Published};
 
 pub struct Msrc {
     config: MsrcConfig,
@@ -70,11 +70,14 @@ impl Msrc {
                 .map(|n| n.and_utc())
                 .ok_or_else(|| format!("InitialReleaseDate {value:?} is not a date-time"))?
         };
-        Ok(utc.with_timezone(&self.config.timezone).date_naive())
+        Ok(local_date(&self.config.timezone, utc))
     }
 
     fn clock_start(&self, day: NaiveDate) -> i64 {
-        local_to_unix(self.config.timezone, day.and_time(self.config.release_time))
+        local_to_unix(
+            &self.config.timezone,
+            day.and_time(self.config.release_time),
+        )
     }
 }
 
@@ -153,12 +156,13 @@ impl SourceKind for Msrc {
 mod tests {
     use super::*;
     use crate::config::{DEFAULT_MSRC_EXCLUDE_TITLE, DEFAULT_MSRC_TIMEZONE};
+    use crate::timeparse::zone;
     use chrono::NaiveTime;
     use regex::Regex;
 
     fn msrc() -> Msrc {
         Msrc::new(MsrcConfig {
-            timezone: DEFAULT_MSRC_TIMEZONE,
+            timezone: zone(DEFAULT_MSRC_TIMEZONE).expect("zone"),
             release_time: NaiveTime::from_hms_opt(10, 0, 0).expect("time"),
             exclude_title: Regex::new(DEFAULT_MSRC_EXCLUDE_TITLE).expect("regex"),
         })
