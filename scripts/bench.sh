@@ -284,7 +284,7 @@ if ((!smoke)); then
   echo "criterion: render/uncached (1, 5, 10 and 20 years of history) ..."
   times=$(cargo bench --quiet --bench render -- 'render/uncached/' --warm-up-time 1 --measurement-time 5 2>/dev/null | criterion_times)
   render=$(awk '$1 == "render/uncached/10" {print $2, $3}' <<<"$times")
-  render_years=$(awk '{sub("render/uncached/", "", $1); printf "%s%s years: %s %s", sep, $1, $2, $3; sep = ", "}' <<<"$times")
+  render_years=$(awk '{sub("render/uncached/", "", $1); printf "%s%s year%s: %s %s", sep, $1, ($1 == 1 ? "" : "s"), $2, $3; sep = ", "}' <<<"$times")
   echo "criterion: msrc/parse 5 MB ..."
   out=$(cargo bench --quiet --bench msrc_parse -- --warm-up-time 1 --measurement-time 5 2>"$tmp/msrc.err")
   heap=$(grep -o 'peak [0-9]* bytes ([0-9.]*% of the answer)' "$tmp/msrc.err" | awk '{printf "%.1f MB heap at the peak %s %s %s %s", $2 / 1e6, $4, $5, $6, $7}')
