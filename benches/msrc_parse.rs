@@ -10,7 +10,9 @@ use std::hint::black_box;
 
 use chrono::NaiveTime;
 use criterion::{criterion_group, Criterion, Throughput};
-use patchlag_exporter::config::{MsrcConfig, DEFAULT_MSRC_EXCLUDE_TITLE, DEFAULT_MSRC_TIMEZONE};
+use patchlag_exporter::config::{
+    MsrcConfig, DEFAULT_MSRC_EXCLUDE_TITLE, DEFAULT_MSRC_INCLUDE_TITLE, DEFAULT_MSRC_TIMEZONE,
+};
 use patchlag_exporter::sources::msrc::Msrc;
 use patchlag_exporter::sources::{Fetched, ParseContext, SourceKind};
 use patchlag_exporter::timeparse::zone;
@@ -25,7 +27,9 @@ fn msrc_parse(c: &mut Criterion) {
     let kind = Msrc::new(MsrcConfig {
         timezone: zone(DEFAULT_MSRC_TIMEZONE).expect("zone"),
         release_time: NaiveTime::from_hms_opt(10, 0, 0).expect("10:00"),
+        include_title: regex::Regex::new(DEFAULT_MSRC_INCLUDE_TITLE).expect("regex"),
         exclude_title: regex::Regex::new(DEFAULT_MSRC_EXCLUDE_TITLE).expect("regex"),
+        out_of_band: None,
     });
     let fetched = Fetched {
         body: history::large_msrc_index(ANSWER_BYTES, now).into_bytes(),

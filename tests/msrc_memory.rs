@@ -8,7 +8,9 @@ mod counting_alloc;
 mod history;
 
 use chrono::NaiveTime;
-use patchlag_exporter::config::{MsrcConfig, DEFAULT_MSRC_EXCLUDE_TITLE, DEFAULT_MSRC_TIMEZONE};
+use patchlag_exporter::config::{
+    MsrcConfig, DEFAULT_MSRC_EXCLUDE_TITLE, DEFAULT_MSRC_INCLUDE_TITLE, DEFAULT_MSRC_TIMEZONE,
+};
 use patchlag_exporter::sources::msrc::Msrc;
 use patchlag_exporter::sources::{Fetched, ParseContext, SourceKind};
 use patchlag_exporter::timeparse::zone;
@@ -24,7 +26,9 @@ fn a_5_mb_answer_is_parsed_without_a_second_copy() {
     let kind = Msrc::new(MsrcConfig {
         timezone: zone(DEFAULT_MSRC_TIMEZONE).expect("zone"),
         release_time: NaiveTime::from_hms_opt(10, 0, 0).expect("10:00"),
+        include_title: regex::Regex::new(DEFAULT_MSRC_INCLUDE_TITLE).expect("regex"),
         exclude_title: regex::Regex::new(DEFAULT_MSRC_EXCLUDE_TITLE).expect("regex"),
+        out_of_band: None,
     });
     let fetched = Fetched {
         body: history::large_msrc_index(5 * 1024 * 1024, now).into_bytes(),
