@@ -44,9 +44,12 @@ use crate::timeparse::{local_to_unix, Published};
 pub const MAX_OUT_OF_BAND_DAYS: usize = 100;
 /// CVE ids named in one out-of-band bulletin's title; more are counted ("and 3 more").
 pub const MAX_TITLE_CVES: usize = 30;
-/// How far in the future a document's date may lie and still be waited for: a day written as
-/// midnight UTC can be "tomorrow" in Pacific time for a few hours. Later dates are not real.
-const MAX_FUTURE_SECONDS: i64 = 36 * 3600;
+/// A day written as midnight UTC can be "tomorrow" in Pacific time for a few hours: found while
+/// watching, such a day starts its clock when it is first seen.
+const SOON_SECONDS: i64 = 36 * 3600;
+/// A document holding a day further in the future is read again on every poll until that
+/// day's clock starts, up to this far ahead; later dates are left out as not real.
+pub const MAX_WAIT_SECONDS: i64 = 14 * 86400;
 
 pub struct Msrc {
     config: MsrcConfig,
@@ -372,21 +375,20 @@ impl FollowUp for Documents {
         );
         let mut waiting = false;
         for (day, cves) in found.days {
-            let start = clock_start(&self.config, day);
-            if start - self.now > MAX_FUTURE_SECONDS {
+            let ahead = clock_start(&self.config, day) - self.now;
+            let published = if ahead > MAX_WAIT_SECONDS {
                 self.skipped.push(format!(
                     "document {id}: vulnerabilities first published on {day}, a date in the future, are left out"
                 ));
                 continue;
-            }
-            let published = if watched {
-                Published::FirstSeen
-            } else if start > self.now {
-                // History whose clock has not started yet: read again on the next poll.
+            } else if ahead > SOON_SECONDS || (ahead > 0 && !watched) {
+                // Its clock has not started yet: read the document again on the next poll.
                 waiting = true;
                 continue;
+            } else if watched {
+                Published::FirstSeen
             } else {
-                Published::Instant(start)
+                Published::Instant(clock_start(&self.config, day))
             };
             self.records.push(Record {
                 id: format!("{id}-OOB-{day}"),
@@ -400,8 +402,16 @@ impl FollowUp for Documents {
             (false, _) => {
                 self.state.documents.insert(id, read_state);
             }
+            // Read in full next time: a 304 would not say again what is still to come.
             (true, Some(previous)) => {
-                self.state.documents.insert(id, previous);
+                self.state.documents.insert(
+                    id,
+                    DocumentState {
+                        etag: None,
+                        last_modified: None,
+                        ..previous
+                    },
+                );
             }
             // Not listed in the state: the next poll reads it as a first read.
             (true, None) => {}
@@ -1596,7 +1606,19 @@ mod tests {
     fn a_document_that_leaves_the_index_and_comes_back_is_still_watched() {
         let first = poll(
             &july_index("2025-07-18T07:00:00Z"),
-            &[("2025-Jul", july_document("2025-07-18T07:00:00Z", &[]))],
+            &[(
+                "2025-Jul",
+                document(
+                    "2025-Jul",
+                    "2025-07-08T07:00:00",
+                    "2025-07-18T07:00:00Z",
+                    &[vulnerability(
+                        "CVE-2025-49704",
+                        &["2025-07-08T07:00:00"],
+                        &[KB],
+                    )],
+                ),
+            )],
             "2025-07-18T20:00:00Z",
             None,
         )
@@ -1627,5 +1649,61 @@ mod tests {
                 &Published::FirstSeen
             )]
         );
+    }
+
+    #[test]
+    fn a_document_holding_a_later_day_is_read_again_until_its_clock_starts() {
+        // The offline demo's documents are files that already hold their month's out-of-band
+        // day: it becomes a bulletin when its day comes, at 10:00 Pacific.
+        let later = vulnerability("CVE-2025-99100", &["2025-07-28T00:00:00Z"], &[KB]);
+        let far = vulnerability("CVE-2025-99101", &["2025-09-30T07:00:00Z"], &[KB]);
+        let body = july_document("2025-07-18T07:00:00Z", &[later, far]);
+        let index_body = july_index("2025-07-18T07:00:00Z");
+        let documents = [("2025-Jul", body)];
+        let before = poll(&index_body, &documents, "2025-07-20T18:00:00Z", None).expect("polls");
+        let ids: Vec<&str> = before
+            .parsed
+            .derived
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(ids, vec!["2025-Jul-OOB-2025-07-20"]);
+        // September is too far ahead to be real.
+        assert_eq!(
+            before.parsed.skipped.len(),
+            1,
+            "{:?}",
+            before.parsed.skipped
+        );
+        let mut state = before.parsed.state.expect("state");
+        for now in ["2025-07-21T18:00:00Z", "2025-07-28T16:59:59Z"] {
+            let again = poll(&index_body, &documents, now, Some(&state)).expect("polls");
+            assert_eq!(again.requested.len(), 1, "{now}");
+            assert!(again.requested[0].headers.is_empty());
+            assert!(!again.parsed.derived.iter().any(|r| r.id.ends_with("07-28")));
+            state = again.parsed.state.expect("state");
+        }
+        let on_the_day = poll(
+            &index_body,
+            &documents,
+            "2025-07-28T17:00:00Z",
+            Some(&state),
+        )
+        .expect("polls");
+        assert!(on_the_day
+            .parsed
+            .derived
+            .iter()
+            .any(|r| r.id == "2025-Jul-OOB-2025-07-28"
+                && r.published == Published::Instant(ts("2025-07-28T17:00:00Z"))));
+        let state = on_the_day.parsed.state.expect("state");
+        let done = poll(
+            &index_body,
+            &documents,
+            "2025-07-28T17:15:00Z",
+            Some(&state),
+        )
+        .expect("polls");
+        assert!(done.requested.is_empty());
     }
 }
