@@ -66,7 +66,7 @@ fn msrc_parse(c: &mut Criterion) {
 
 fn msrc_documents(c: &mut Criterion) {
     let release_day = chrono::NaiveDate::from_ymd_opt(2025, 7, 8).expect("date");
-    let mut group = c.benchmark_group("msrc document");
+    let mut group = c.benchmark_group("msrc");
     for mb in [7, 12] {
         let body = history::large_msrc_document(mb * 1024 * 1024);
         let (found, peak, kept) = counting_alloc::measure(|| {
@@ -82,7 +82,7 @@ fn msrc_documents(c: &mut Criterion) {
             kept,
         );
         group.throughput(Throughput::Bytes(body.len() as u64));
-        group.bench_function(format!("out-of-band updates of a {mb} MB document"), |b| {
+        group.bench_function(format!("document-{mb}MB"), |b| {
             b.iter(|| out_of_band_days(black_box(&body), "2025-Jul", release_day).expect("reads"))
         });
     }

@@ -425,3 +425,51 @@ async fn an_update_added_while_watching_starts_when_first_seen_and_survives_fail
     assert_eq!(published(&m, "2025-Jul-OOB-2025-07-20"), Some(ts(seen)));
     assert_eq!(value(&m, "patchlag_source_up", &[("source", "msrc")]), 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_of_another_shape_turns_detection_off_and_says_so_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mirror = dir.path().join("mirror.json");
+    std::fs::write(&mirror, index("2025-07-20T07:00:00Z")).expect("write");
+    let releases = dir.path().join("releases.json");
+    std::fs::write(&releases, RELEASES).expect("write");
+    let text = format!(
+        "defaults:\n  interval: 200ms\ntiers:\n  english: {{goal: 24h, bulletins: [msrc]}}\n\
+         sources:\n  msrc: {{role: bulletins, kind: msrc, url: 'file://{mirror}'}}\n  \
+         pmimport: {{role: releases, kind: json, url: 'file://{releases}', items: '$.releases[*]', \
+         id: $.version, published: $.released, tiers: [english], covers: '$.bulletins[*]'}}\n",
+        mirror = mirror.display(),
+        releases = releases.display(),
+    );
+    let config = write_config(dir.path(), &text);
+    let db = dir.path().join("patchlag.db");
+    let exporter = Exporter::start(&[
+        "--config.file",
+        config.to_str().expect("utf-8"),
+        "--storage.path",
+        db.to_str().expect("utf-8"),
+        "--debug.fixed-now",
+        "2025-08-20T12:00:00Z",
+    ]);
+    exporter.wait_ready().await;
+    // Several polls later: the monthly bulletins, no out-of-band one, and one line saying why.
+    exporter
+        .wait_for("a few polls", |_| {
+            exporter
+                .logs()
+                .iter()
+                .filter(|l| l.contains("poll succeeded") && l.contains("source=msrc"))
+                .count()
+                >= 3
+        })
+        .await;
+    let m = exporter.scrape().await;
+    assert_eq!(published(&m, "2025-Jul"), Some(ts("2025-07-08T17:00:00Z")));
+    assert!(!m.contains("-OOB-"));
+    let said = exporter
+        .logs()
+        .iter()
+        .filter(|l| l.contains("out-of-band detection is off"))
+        .count();
+    assert_eq!(said, 1, "{:?}", exporter.logs());
+}
