@@ -218,7 +218,7 @@ impl SourceKind for Msrc {
 /// What the kind remembers between polls (stored as the source's state).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
-    /// By document id, for every accepted entry of the last index.
+    /// By document id, for every accepted entry the index has listed.
     documents: BTreeMap<String, DocumentState>,
 }
 
@@ -307,10 +307,20 @@ impl Documents {
                     url,
                     previous: before,
                 }),
-                None => skipped.push(format!(
-                    "document {:?}: an id that cannot be part of a URL is not read",
-                    entry.id
-                )),
+                None => {
+                    skipped.push(format!(
+                        "document {:?}: an id that cannot be part of a URL is not read",
+                        entry.id
+                    ));
+                    // Said once: not read again unless the index re-dates it.
+                    let unread = DocumentState {
+                        current: entry.current,
+                        read: false,
+                        etag: None,
+                        last_modified: None,
+                    };
+                    state.documents.insert(entry.id, unread);
+                }
             }
         }
         // A document that left the index keeps what is known of it: the live index has lost a
