@@ -18,10 +18,12 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, ConfigError, Role, SourceConfig};
+use crate::config::{Config, SourceConfig};
 use crate::metrics::ReloadStatus;
 use crate::snapshot::Snapshot;
+use crate::sources::Role;
 use crate::store::Store;
+use crate::yaml::ConfigError;
 
 /// Where "now" comes from. Every age, deadline and breach depends on it.
 #[derive(Debug, Clone, Copy)]

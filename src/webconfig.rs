@@ -35,7 +35,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::basic_auth::{self, BasicAuth};
-use crate::config::{parse_yaml, ConfigError};
+use crate::yaml::{parse as parse_yaml, ConfigError};
 
 /// exporter-toolkit's default: TLS 1.0 and 1.1 are off unless asked for.
 const DEFAULT_MIN_VERSION: &str = "TLS12";
