@@ -187,8 +187,12 @@ async fn https_scrape_works_and_plain_http_does_not() {
         .timeout(Duration::from_secs(10))
         .build()
         .expect("client");
-    let answer = get(&plain, &format!("http://{}/metrics", exporter.address)).await;
-    assert!(answer.is_err(), "plain HTTP was answered: {answer:?}");
+    // Plain HTTP on the TLS port gets Go's answer, never the metrics.
+    let (status, body) = get(&plain, &format!("http://{}/metrics", exporter.address))
+        .await
+        .expect("plain HTTP answered");
+    assert_eq!(status, 400);
+    assert_eq!(body, "Client sent an HTTP request to an HTTPS server.\n");
     // A client that does not trust the CA is refused.
     let untrusting = https_client(&Ca::new("another CA"), None);
     assert!(get(&untrusting, &format!("{base}/metrics")).await.is_err());
