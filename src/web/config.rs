@@ -840,6 +840,84 @@ basic_auth_users:
     }
 
     #[test]
+    fn what_rustls_lacks_is_left_out_when_something_else_remains() {
+        let dir = tls_dir();
+        let web = parse_in(
+            dir.path(),
+            "tls_server_config:
+  cert_file: cert.pem
+  key_file: key.pem
+  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_AES_128_GCM_SHA256]
+  curve_preferences: [CurveP521, CurveP384]
+  max_version: TLS12
+",
+        )
+        .expect("valid");
+        let tls = web.tls.expect("tls");
+        let provider = &tls.settings().provider;
+        let suites: Vec<_> = provider
+            .cipher_suites
+            .iter()
+            .filter_map(|s| s.suite().as_str())
+            .collect();
+        assert_eq!(
+            suites,
+            [
+                "TLS13_AES_256_GCM_SHA384",
+                "TLS13_AES_128_GCM_SHA256",
+                "TLS13_CHACHA20_POLY1305_SHA256",
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+            ]
+        );
+        let groups: Vec<_> = provider.kx_groups.iter().map(|g| g.name()).collect();
+        assert_eq!(groups, [rustls::NamedGroup::secp384r1]);
+        assert_eq!(tls.settings().versions, [&rustls::version::TLS12]);
+    }
+
+    #[test]
+    fn verifying_without_a_client_ca_uses_the_system_store_and_sans_need_verification() {
+        let dir = tls_dir();
+        for auth in ["VerifyClientCertIfGiven", "RequireAndVerifyClientCert"] {
+            let web = parse_in(
+                dir.path(),
+                &format!(
+                    "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  client_auth_type: {auth}\n  client_allowed_sans: [prometheus.example.net]\n"
+                ),
+            )
+            .expect("valid");
+            let tls = web.tls.expect("tls");
+            assert!(tls.settings().client_ca.is_none());
+            assert_eq!(
+                tls.settings().client_allowed_sans.as_deref(),
+                Some(&["prometheus.example.net".to_string()][..])
+            );
+        }
+    }
+
+    #[test]
+    fn rate_limits() {
+        let dir = tls_dir();
+        let limit = |text: &str| parse_in(dir.path(), text).expect("valid").rate_limit;
+        assert_eq!(limit("rate_limit:\n  interval: 0\n  burst: 0\n"), None);
+        assert_eq!(limit("rate_limit:\n  interval: \"0\"\n  burst: 5\n"), None);
+        assert_eq!(limit("rate_limit: {}\n"), None);
+        assert_eq!(
+            limit("rate_limit:\n  interval: \"1s\"\n  burst: 0\n"),
+            Some(RateLimit {
+                interval: Duration::from_secs(1),
+                burst: 0
+            })
+        );
+        assert_eq!(
+            limit("rate_limit:\n  interval: 1m30s\n  burst: 20\n"),
+            Some(RateLimit {
+                interval: Duration::from_secs(90),
+                burst: 20
+            })
+        );
+    }
+
+    #[test]
     fn mismatched_key_is_rejected() {
         let dir = tls_dir();
         let (_, other_key) = self_signed();
