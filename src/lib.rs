@@ -6,13 +6,11 @@
 //! `report` present it.
 
 pub mod app;
-pub mod basic_auth;
 pub mod config;
 pub mod duration;
 pub mod exposition;
 pub mod landing;
 pub mod limits;
-pub mod listener;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
@@ -25,7 +23,7 @@ pub mod sources;
 pub mod status;
 pub mod store;
 pub mod timeparse;
-pub mod webconfig;
+pub mod web;
 pub mod yaml;
 
 /// Selects the TLS crypto implementation (ring) for every client and server in the process.
