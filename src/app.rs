@@ -18,10 +18,12 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, ConfigError, Role, SourceConfig};
+use crate::config::{Config, SourceConfig};
 use crate::metrics::ReloadStatus;
 use crate::snapshot::Snapshot;
+use crate::sources::Role;
 use crate::store::Store;
+use crate::yaml::{self, ConfigError};
 
 /// Where "now" comes from. Every age, deadline and breach depends on it.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +54,7 @@ pub struct LoadedConfig {
 impl LoadedConfig {
     /// Reads the file once, so the checksum is that of exactly the text validated.
     pub fn read(path: &Path) -> Result<LoadedConfig, ConfigError> {
-        let text = read_config_text(path)?;
+        let text = yaml::read(path, "configuration")?;
         LoadedConfig::parse(path, &text)
     }
 
@@ -68,22 +70,12 @@ impl LoadedConfig {
         path: &Path,
         running: &Checksum,
     ) -> Result<Option<LoadedConfig>, ConfigError> {
-        let text = read_config_text(path)?;
+        let text = yaml::read(path, "configuration")?;
         if checksum(text.as_bytes()) == *running {
             return Ok(None);
         }
         LoadedConfig::parse(path, &text).map(Some)
     }
-}
-
-fn read_config_text(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.to_path_buf(),
-        line: None,
-        column: None,
-        key: String::new(),
-        message: format!("cannot read configuration: {e}"),
-    })
 }
 
 fn checksum(bytes: &[u8]) -> Checksum {

@@ -24,6 +24,7 @@ pub mod status;
 pub mod store;
 pub mod timeparse;
 pub mod web;
+pub mod yaml;
 
 /// Selects the TLS crypto implementation (ring) for every client and server in the process.
 /// Safe to call more than once.

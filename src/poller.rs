@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::app::App;
-use crate::config::{default_documents_url, Config, KindConfig};
+use crate::config::Config;
 use crate::sources::fetch::Fetcher;
 use crate::sources::{self, ParseContext, PollError, Reason};
 use crate::store::Success;
@@ -39,15 +39,13 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
     let Some(source) = config.source(&source_name).cloned() else {
         return;
     };
-    let kind: Arc<dyn sources::SourceKind> = Arc::from(sources::build(&source));
-    if let KindConfig::Msrc(msrc) = &source.kind {
-        if msrc.out_of_band.is_none() && default_documents_url(&source.url).is_none() {
-            tracing::info!(source = %source.name, "out-of-band detection is off: the url does not end in /updates and no documents_url is set");
-        }
+    let kind: Arc<dyn sources::SourceKind> = source.parser.clone();
+    if let Some(notice) = kind.notice() {
+        tracing::info!(source = %source.name, "{notice}");
     }
     let tier_names: Arc<Vec<String>> =
         Arc::new(config.tiers.iter().map(|t| t.name.clone()).collect());
-    let fetcher = Fetcher::new(&source);
+    let fetcher = Fetcher::new(source.endpoint(), kind.needs());
     loop {
         let started = Instant::now();
         let now = app.clock.now();

@@ -9,9 +9,10 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::config::{Config, Role};
+use crate::config::Config;
 use crate::exposition;
 use crate::model::{Bulletin, Evaluation, Model, Release, ReleaseSieve, TierSpec};
+use crate::sources::Role;
 use crate::store::{ReleaseRow, SourceState, Store, StoreData, StoreError, StoredBulletin};
 
 #[derive(Debug)]
