@@ -6,6 +6,8 @@
 //! `report` present it.
 
 pub mod app;
+pub mod build_info;
+pub mod clock;
 pub mod config;
 pub mod duration;
 pub mod exposition;

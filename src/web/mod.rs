@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use crate::yaml::{self, ConfigError};
 use crate::metrics::ReloadStatus;
+use crate::yaml::{self, ConfigError};
 
 pub use config::{RateLimit, WebSettings};
 pub use middleware::layer;
