@@ -943,92 +943,10 @@ sources:
     }
 
     #[test]
-    fn unknown_key_names_file_line_and_key() {
-        let text = GOOD.replace("    kind: msrc\n", "    kind: msrc\n    colour: blue\n");
-        let e = error(&text);
-        assert!(e.starts_with("test.yml:16:"), "{e}");
-        assert!(e.contains("sources.msrc"), "{e}");
-        assert!(e.contains("colour"), "{e}");
-    }
-
-    #[test]
-    fn bad_duration_names_key_and_position() {
-        let text = GOOD.replace("goal: 24h", "goal: 24 hours");
-        assert_eq!(
-            error(&text),
-            "test.yml:6:11: tiers.english.goal: invalid duration \"24 hours\": expected a number followed by a unit (ms, s, m, h, d, w, y), e.g. 15m or 1h30m"
-        );
-    }
-
-    #[test]
-    fn unknown_bulletin_source() {
-        let text = GOOD.replace(
-            "bulletins: [msrc]\n    since",
-            "bulletins: [nvd]\n    since",
-        );
-        assert_eq!(
-            error(&text),
-            "test.yml:7:17: tiers.english.bulletins: unknown source \"nvd\""
-        );
-    }
-
-    #[test]
-    fn key_of_another_kind() {
-        let text = GOOD.replace("    kind: msrc\n", "    kind: msrc\n    items: $.x\n");
-        assert_eq!(
-            error(&text),
-            "test.yml:16:12: sources.msrc.items: not a setting of kind msrc"
-        );
-    }
-
-    #[test]
-    fn tier_map_to_unknown_tier() {
-        let text = GOOD.replace(
-            "\"All languages\": other_languages",
-            "\"All languages\": martian",
-        );
-        let e = error(&text);
-        assert!(
-            e.contains("sources.pmimport.tier_map.All languages: unknown tier \"martian\""),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn bad_jsonpath_and_timezone() {
-        let e = error(&GOOD.replace("items: $.releases[*]", "items: $.releases[*"));
-        assert!(
-            e.contains("sources.pmimport.items: invalid JSONPath"),
-            "{e}"
-        );
-        let e = error(&GOOD.replace(
-            "    covers: $.bulletins[*]\n",
-            "    covers: $.bulletins[*]\n    timezone: Mars/Olympus\n",
-        ));
-        assert!(
-            e.contains("sources.pmimport.timezone: unknown IANA time zone \"Mars/Olympus\""),
-            "{e}"
-        );
-    }
-
-    #[test]
     fn yaml_syntax_error_has_position() {
         let e = error("tiers:\n  english: [\n");
         assert!(e.starts_with("test.yml:"), "{e}");
         assert!(!e.contains('\n'), "one line: {e}");
-    }
-
-    #[test]
-    fn release_source_needs_tiers() {
-        let text = GOOD.replace("    tier: $.language\n", "").replace(
-            "    tier_map: {English: english, \"All languages\": other_languages}\n",
-            "",
-        );
-        let e = error(&text);
-        assert!(
-            e.contains("sources.pmimport.tier: a release source needs"),
-            "{e}"
-        );
     }
 
     #[test]
@@ -1040,15 +958,6 @@ sources:
         assert_eq!(
             c.source("pmimport").expect("source").url,
             "file:///etc/patchlag/fixtures/releases.json"
-        );
-    }
-
-    #[test]
-    fn serde_errors_name_the_key() {
-        let e = error("tiers:\n  english:\n    goal: [1]\n");
-        assert_eq!(
-            e,
-            "test.yml:3:11: tiers.english.goal: expected string scalar"
         );
     }
 
@@ -1084,6 +993,136 @@ sources:
     tier_from_title: {english: '(?i)english', other_languages: '(?i)all languages'}
 "#;
 
+    /// How a configuration error must read.
+    enum Says {
+        Exactly(&'static str),
+        StartsWith(&'static str),
+        Contains(&'static str),
+    }
+    use Says::*;
+
+    /// One configuration per mistake, and what its error says: file, line, column and key.
+    #[test]
+    fn configuration_errors() {
+        let kinds = |from: &str, to: &str| with_sources(&KB.replace(from, to));
+        let cases: Vec<(String, &[Says])> = vec![
+            (
+                GOOD.replace("    kind: msrc\n", "    kind: msrc\n    colour: blue\n"),
+                &[StartsWith("test.yml:16:"), Contains("sources.msrc"), Contains("colour")],
+            ),
+            (
+                GOOD.replace("goal: 24h", "goal: 24 hours"),
+                &[Exactly("test.yml:6:11: tiers.english.goal: invalid duration \"24 hours\": expected a number followed by a unit (ms, s, m, h, d, w, y), e.g. 15m or 1h30m")],
+            ),
+            (
+                GOOD.replace("bulletins: [msrc]\n    since", "bulletins: [nvd]\n    since"),
+                &[Exactly("test.yml:7:17: tiers.english.bulletins: unknown source \"nvd\"")],
+            ),
+            (
+                GOOD.replace("    kind: msrc\n", "    kind: msrc\n    items: $.x\n"),
+                &[Exactly("test.yml:16:12: sources.msrc.items: not a setting of kind msrc")],
+            ),
+            (
+                GOOD.replace("\"All languages\": other_languages", "\"All languages\": martian"),
+                &[Contains("sources.pmimport.tier_map.All languages: unknown tier \"martian\"")],
+            ),
+            (
+                GOOD.replace("items: $.releases[*]", "items: $.releases[*"),
+                &[Contains("sources.pmimport.items: invalid JSONPath")],
+            ),
+            (
+                GOOD.replace(
+                    "    covers: $.bulletins[*]\n",
+                    "    covers: $.bulletins[*]\n    timezone: Mars/Olympus\n",
+                ),
+                &[Contains("sources.pmimport.timezone: unknown IANA time zone \"Mars/Olympus\"")],
+            ),
+            (
+                GOOD.replace("    tier: $.language\n", "").replace(
+                    "    tier_map: {English: english, \"All languages\": other_languages}\n",
+                    "",
+                ),
+                &[Contains("sources.pmimport.tier: a release source needs")],
+            ),
+            (
+                "tiers:\n  english:\n    goal: [1]\n".to_string(),
+                &[Exactly("test.yml:3:11: tiers.english.goal: expected string scalar")],
+            ),
+            // CSS selectors.
+            (
+                kinds(r#"published: "td:nth-child(2)""#, r#"published: "td:nth-child(second)""#),
+                &[StartsWith("test.yml:39:16: sources.kb.published: invalid CSS selector \"td:nth-child(second)\"")],
+            ),
+            (
+                kinds(r#"rows: "table.release-history > tbody > tr""#, r#"rows: "table >> tr""#),
+                &[StartsWith("test.yml:36:11: sources.kb.rows: invalid CSS selector \"table >> tr\": DanglingCombinator")],
+            ),
+            (
+                kinds(r#"tier: "td:nth-child(3)""#, r#"tier: """#),
+                &[Contains("sources.kb.tier: empty CSS selector")],
+            ),
+            // A regex for a value that is not selected, a regex without its capture group.
+            (
+                kinds("    covers: \"td:nth-child(4)\"\n", "    covers_regex: '(KB\\d+)'\n"),
+                &[Contains("sources.kb.covers_regex: needs `covers`")],
+            ),
+            (
+                kinds(r"id_regex: '(\d{4}\.\d{2}\.\d{2}\.\d+)'", r"id_regex: '\d+'"),
+                &[Contains("sources.kb.id_regex: needs one capture group")],
+            ),
+            // The content file has no tiers of its own, and is a release source.
+            (
+                kinds("    tiers: [english, other_languages]\n", ""),
+                &[Contains("sources.cab.tiers: required for kind http_resource")],
+            ),
+            (
+                kinds("    tiers: [english, other_languages]\n", "    tier: $.x\n"),
+                &[Contains("sources.cab.tier: not a setting of kind http_resource")],
+            ),
+            (
+                kinds("role: releases\n    kind: http_resource", "role: bulletins\n    kind: http_resource"),
+                &[Contains("sources.cab.role: kind http_resource is a release source")],
+            ),
+            // Feeds: tiers come from titles or a list, for known tiers, with valid regexes.
+            (
+                kinds(
+                    "tier_from_title: {english: '(?i)english', other_languages: '(?i)all languages'}",
+                    "tier_from_title: {}",
+                ),
+                &[Contains("sources.news.tier_from_title: must map at least one tier")],
+            ),
+            (
+                kinds("other_languages: '(?i)all languages'}", "office365: '(?i)office 365'}"),
+                &[Contains("sources.news.tier_from_title.office365: unknown tier")],
+            ),
+            (
+                kinds("'(?i)english'", "'(?i)english('"),
+                &[Contains("sources.news.tier_from_title.english: invalid regex")],
+            ),
+            (
+                kinds(
+                    "    tier_from_title: {english: '(?i)english', other_languages: '(?i)all languages'}\n",
+                    "",
+                ),
+                &[Contains("sources.news.tiers: a feed release source needs")],
+            ),
+            (
+                with_sources("    tiers: [english]\n"),
+                &[Contains("sources.guide.tiers: tiers and covers belong to release sources")],
+            ),
+        ];
+        for (text, says) in cases {
+            let e = error(&text);
+            for check in says {
+                match check {
+                    Exactly(m) => assert_eq!(e, *m),
+                    StartsWith(m) => assert!(e.starts_with(m), "{e}\nshould start with\n{m}"),
+                    Contains(m) => assert!(e.contains(m), "{e}\nshould contain\n{m}"),
+                }
+            }
+        }
+    }
+
     #[test]
     fn feed_html_and_http_resource_sources() {
         let c = parse(&with_sources(KB)).expect("valid");
@@ -1105,104 +1144,6 @@ sources:
             .may_release_tier("other_languages"));
         let news = c.source("news").expect("news");
         assert!(news.may_release_tier("other_languages") && !news.may_release_tier("office365"));
-    }
-
-    #[test]
-    fn invalid_css_selector_names_file_line_and_key() {
-        let e = error(&with_sources(&KB.replace(
-            r#"published: "td:nth-child(2)""#,
-            r#"published: "td:nth-child(second)""#,
-        )));
-        assert!(e.starts_with("test.yml:39:16: sources.kb.published: invalid CSS selector \"td:nth-child(second)\""), "{e}");
-        let e = error(&with_sources(&KB.replace(
-            r#"rows: "table.release-history > tbody > tr""#,
-            r#"rows: "table >> tr""#,
-        )));
-        assert!(e.starts_with("test.yml:36:11: sources.kb.rows: invalid CSS selector \"table >> tr\": DanglingCombinator"), "{e}");
-        let e = error(&with_sources(
-            &KB.replace(r#"tier: "td:nth-child(3)""#, r#"tier: """#),
-        ));
-        assert!(e.contains("sources.kb.tier: empty CSS selector"), "{e}");
-    }
-
-    #[test]
-    fn page_feed_and_file_mistakes() {
-        // A regex for a value that is not selected.
-        let e = error(&with_sources(&KB.replace(
-            "    covers: \"td:nth-child(4)\"\n",
-            "    covers_regex: '(KB\\d+)'\n",
-        )));
-        assert!(e.contains("sources.kb.covers_regex: needs `covers`"), "{e}");
-        // A regex without its capture group.
-        let e = error(&with_sources(&KB.replace(
-            r"id_regex: '(\d{4}\.\d{2}\.\d{2}\.\d+)'",
-            r"id_regex: '\d+'",
-        )));
-        assert!(
-            e.contains("sources.kb.id_regex: needs one capture group"),
-            "{e}"
-        );
-        // The file has no tiers of its own.
-        let e = error(&with_sources(
-            &KB.replace("    tiers: [english, other_languages]\n", ""),
-        ));
-        assert!(
-            e.contains("sources.cab.tiers: required for kind http_resource"),
-            "{e}"
-        );
-        let e = error(&with_sources(&KB.replace(
-            "    tiers: [english, other_languages]\n",
-            "    tier: $.x\n",
-        )));
-        assert!(
-            e.contains("sources.cab.tier: not a setting of kind http_resource"),
-            "{e}"
-        );
-        let e = error(&with_sources(&KB.replace(
-            "role: releases\n    kind: http_resource",
-            "role: bulletins\n    kind: http_resource",
-        )));
-        assert!(
-            e.contains("sources.cab.role: kind http_resource is a release source"),
-            "{e}"
-        );
-        // Feeds: tiers come from titles or a list, for known tiers, with valid regexes.
-        let e = error(&with_sources(&KB.replace(
-            "tier_from_title: {english: '(?i)english', other_languages: '(?i)all languages'}",
-            "tier_from_title: {}",
-        )));
-        assert!(
-            e.contains("sources.news.tier_from_title: must map at least one tier"),
-            "{e}"
-        );
-        let e = error(&with_sources(&KB.replace(
-            "other_languages: '(?i)all languages'}",
-            "office365: '(?i)office 365'}",
-        )));
-        assert!(
-            e.contains("sources.news.tier_from_title.office365: unknown tier"),
-            "{e}"
-        );
-        let e = error(&with_sources(
-            &KB.replace("'(?i)english'", "'(?i)english('"),
-        ));
-        assert!(
-            e.contains("sources.news.tier_from_title.english: invalid regex"),
-            "{e}"
-        );
-        let e = error(&with_sources(&KB.replace(
-            "    tier_from_title: {english: '(?i)english', other_languages: '(?i)all languages'}\n",
-            "",
-        )));
-        assert!(
-            e.contains("sources.news.tiers: a feed release source needs"),
-            "{e}"
-        );
-        let e = error(&with_sources("    tiers: [english]\n"));
-        assert!(
-            e.contains("sources.guide.tiers: tiers and covers belong to release sources"),
-            "{e}"
-        );
     }
 
     #[test]
@@ -1245,6 +1186,15 @@ sources:
             "    kind: msrc\n    out_of_band: false\n",
         );
         assert_eq!(oob(&off, "test.yml"), None);
+    }
+
+    #[test]
+    fn no_kind_takes_a_key_every_source_takes() {
+        for kind in &sources::KINDS {
+            for key in kind.keys {
+                assert!(!COMMON_KEYS.contains(&key.name), "{}.{}", kind.name, key.name);
+            }
+        }
     }
 
     #[test]

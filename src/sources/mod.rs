@@ -269,6 +269,36 @@ pub trait SourceKind: Any + Send + Sync + fmt::Debug {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_table_is_consistent() {
+        let mut names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), KINDS.len(), "two kinds share a name");
+        for kind in &KINDS {
+            assert!(!kind.roles.is_empty(), "{}", kind.name);
+            for key in kind.keys {
+                // A key is read with one type whatever the source's kind.
+                assert_eq!(
+                    settings::setting_type(key.name),
+                    Some(key.ty),
+                    "{}.{}",
+                    kind.name,
+                    key.name
+                );
+                assert_eq!(
+                    kind.keys.iter().filter(|k| k.name == key.name).count(),
+                    1,
+                    "{}.{}",
+                    kind.name,
+                    key.name
+                );
+            }
+        }
+    }
+
     /// A file of the source tree, for tests that read fixtures.
     pub fn repo_file(path: &str) -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
