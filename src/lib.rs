@@ -7,9 +7,11 @@
 
 pub mod app;
 pub mod basic_auth;
+pub mod chart;
 pub mod config;
 pub mod duration;
 pub mod exposition;
+pub mod html;
 pub mod landing;
 pub mod limits;
 pub mod listener;

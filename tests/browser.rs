@@ -173,6 +173,30 @@ async fn landing_page_in_headless_chromium() {
     );
     assert!(build.contains("as of 2026-05-14 16:00 UTC"), "{build}");
 
+    // Above the tables, a chart per tier of the 14-day window: one marker per evaluated pair.
+    let captions = session.find_all(".charts figure figcaption").await;
+    let mut names = Vec::new();
+    for c in &captions {
+        names.push(session.text(c).await);
+    }
+    assert_eq!(
+        names,
+        [
+            "english goal 24 h",
+            "knowledge_base goal 24 h",
+            "office365 goal 48 h",
+            "other_languages goal 48 h"
+        ]
+    );
+    let markers = session
+        .find_all(".charts figure[data-tier='office365'] svg.chart .mk")
+        .await;
+    assert_eq!(markers.len(), 43, "every bulletin of the window");
+    let overdue = session
+        .find_all(".charts figure[data-tier='office365'] svg.chart .mk.m-overdue")
+        .await;
+    assert_eq!(overdue.len(), 2, "ADV-2026-05-10-2 and ADV-2026-05-03-2");
+
     // The current bulletin of each tier, and its status in words.
     let status = |tier: &str| format!("#tiers tr[data-tier='{tier}'] td.status");
     let current = |tier: &str| format!("#tiers tr[data-tier='{tier}'] td:nth-of-type(2)");
