@@ -632,8 +632,9 @@ sources:
             "charts above the tables"
         );
         assert_eq!(html.matches("<svg class=\"chart\"").count(), 1);
-        assert!(html
-            .contains("<figure data-tier=\"english\"><figcaption>english <small>goal 24 h</small>"));
+        assert!(html.contains(
+            "<figure data-tier=\"english\"><figcaption>english <small>goal 24 h</small>"
+        ));
         // Waiting past the goal, and waiting within it: both hollow, a triangle and a circle.
         assert!(html.contains("<path class=\"mk m-overdue\" d=\"M"));
         assert!(html.contains("<title>2027-Jan, published 2027-01-14 02:00 UTC: 30 h, breached, no content yet</title>"), "{html}");
