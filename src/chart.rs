@@ -437,6 +437,8 @@ const INSET: f64 = 10.0;
 const NAMED_BREACHES: usize = 8;
 const MIN_TICK_SPACING: f64 = 70.0;
 const LABEL_CHAR_WIDTH: f64 = 6.2;
+/// Half the width of the largest marker, with a little room.
+const MARKER_EXTENT: f64 = 7.5;
 
 /// A text's box, for keeping labels apart.
 #[derive(Debug, Clone, Copy)]
@@ -483,7 +485,7 @@ impl Chart<'_> {
         let (w, h) = (self.width, self.height);
         let (right, bottom) = (w - RIGHT, h - BOTTOM);
         let mut s = String::with_capacity(2048 + 160 * self.points.len());
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<svg class=\"chart\" viewBox=\"0 0 {} {}\" role=\"img\"><title>{}</title>",
             n(w),
@@ -491,7 +493,7 @@ impl Chart<'_> {
             escape(self.title)
         );
         let goal_y = y.map(self.goal as f64).max(TOP);
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<rect class=\"plot\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>",
             n(LEFT),
@@ -499,7 +501,7 @@ impl Chart<'_> {
             n(right - LEFT),
             n(bottom - TOP)
         );
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<rect class=\"late-zone\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>",
             n(LEFT),
@@ -509,9 +511,9 @@ impl Chart<'_> {
         );
         for hour in axis.ticks() {
             let ty = y.map((hour * 3600) as f64);
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "<line class=\"grid\" x1=\"{x0}\" y1=\"{ty}\" x2=\"{x1}\" y2=\"{ty}\"/>\
+                "<line class=\"grid\" x1=\"{x0}\" y1=\"{ty}\" x2=\"{x1}\" y2=\"{ty}\"/>\n\
                  <text x=\"{tx}\" y=\"{baseline}\" text-anchor=\"end\">{hour} h</text>",
                 x0 = n(LEFT),
                 x1 = n(right),
@@ -524,9 +526,9 @@ impl Chart<'_> {
         let max_ticks = ((right - LEFT) / MIN_TICK_SPACING).floor() as usize;
         for tick in time_ticks(t0, t1, max_ticks) {
             let tx = x.map(tick.at as f64);
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "<line class=\"grid\" x1=\"{tx}\" y1=\"{y0}\" x2=\"{tx}\" y2=\"{y1}\"/>\
+                "<line class=\"grid\" x1=\"{tx}\" y1=\"{y0}\" x2=\"{tx}\" y2=\"{y1}\"/>\n\
                  <text x=\"{tx}\" y=\"{baseline}\" text-anchor=\"middle\">{label}</text>",
                 tx = n(tx),
                 y0 = n(TOP),
@@ -535,10 +537,10 @@ impl Chart<'_> {
                 label = escape(&tick.label)
             );
         }
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<path class=\"axis\" d=\"M{} {}V{}H{}\"/>\
-             <text class=\"axis-title\" x=\"{}\" y=\"14\">hours from bulletin to content</text>\
+            "<path class=\"axis\" d=\"M{} {}V{}H{}\"/>\n\
+             <text class=\"axis-title\" x=\"{}\" y=\"14\">hours from bulletin to content</text>\n\
              <text class=\"axis-title\" x=\"{}\" y=\"{}\" text-anchor=\"end\">bulletin published (UTC)</text>",
             n(LEFT),
             n(TOP),
@@ -549,7 +551,7 @@ impl Chart<'_> {
             n(h - 4.0),
         );
         if goal_y - TOP >= 24.0 {
-            let _ = write!(
+            let _ = writeln!(
                 s,
                 "<text class=\"late-label\" x=\"{}\" y=\"{}\">past goal</text>",
                 n(right + 6.0),
@@ -557,9 +559,9 @@ impl Chart<'_> {
             );
         }
         let goal_label = format!("goal {}", hours(self.goal));
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<line class=\"goal\" x1=\"{x0}\" y1=\"{gy}\" x2=\"{x1}\" y2=\"{gy}\"/>\
+            "<line class=\"goal\" x1=\"{x0}\" y1=\"{gy}\" x2=\"{x1}\" y2=\"{gy}\"/>\n\
              <text class=\"goal-label\" x=\"{tx}\" y=\"{baseline}\">{label}</text>",
             x0 = n(LEFT),
             x1 = n(right),
@@ -568,10 +570,9 @@ impl Chart<'_> {
             baseline = n(goal_y + 4.0),
             label = escape(&goal_label)
         );
-        let mut taken: Vec<Box2> = Vec::new();
 
         if self.points.is_empty() {
-            let _ = write!(
+            let _ = writeln!(
                 s,
                 "<text class=\"empty\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">no bulletin evaluated in this period</text>",
                 n((LEFT + right) / 2.0),
@@ -580,23 +581,25 @@ impl Chart<'_> {
         }
         let top = axis.top_seconds();
         let position = |p: &Point| (x.map(p.at as f64), y.map(p.delay.min(top) as f64));
-        let mut order: Vec<&Point> = self.points.iter().collect();
-        order.sort_by_key(|p| (p.mark.layer(), p.at));
-        for p in &order {
-            let (px, py) = position(p);
-            let title = format!(
-                "<title>{}, published {}: {}, {}</title>",
-                escape(&p.name),
-                utc(p.at),
-                hours(p.delay),
-                p.mark.words()
-            );
-            s.push_str(&p.mark.shape(px, py, &title));
-        }
 
         // Labels: the value of every marker beyond the scale, and, when there are few, the
-        // name and delay of every breach; one that would cover another is left out (the table
-        // beside the chart has them all).
+        // name and delay of every breach. A label never covers a marker or another label:
+        // where the name does not fit, the value alone is tried, else the label is left out
+        // (the marker's title and the table beside the chart have it). Labels go beneath the
+        // markers.
+        let mut taken: Vec<Box2> = self
+            .points
+            .iter()
+            .map(|p| {
+                let (px, py) = position(p);
+                Box2 {
+                    x0: px - MARKER_EXTENT,
+                    y0: py - MARKER_EXTENT,
+                    x1: px + MARKER_EXTENT,
+                    y1: py + MARKER_EXTENT,
+                }
+            })
+            .collect();
         let named = self.points.iter().filter(|p| p.mark.breached()).count() <= NAMED_BREACHES;
         let mut by_time: Vec<&Point> = self.points.iter().collect();
         by_time.sort_by_key(|p| (p.at, p.delay));
@@ -610,30 +613,36 @@ impl Chart<'_> {
             } else {
                 hours(p.delay)
             };
-            let text = if named {
-                format!("{} · {value}", p.name)
-            } else {
-                value
-            };
+            let mut texts = vec![value.clone()];
+            if named {
+                texts.insert(0, format!("{} · {value}", p.name));
+            }
+            if !off_scale {
+                // A breach inside the scale is named or not labelled: its value is on the axis.
+                texts.truncate(1);
+            }
             let (px, py) = position(p);
-            let width = text_width(&text);
-            let candidates = [(px + 9.0, false), (px - 9.0 - width, true)];
-            let placed = candidates.iter().find_map(|&(x0, left)| {
-                let b = Box2 {
-                    x0,
-                    y0: py - 8.0,
-                    x1: x0 + width,
-                    y1: py + 6.0,
-                };
-                (b.x0 >= LEFT && b.x1 <= right && !taken.iter().any(|t| t.overlaps(&b)))
-                    .then_some((b, left))
+            let placed = texts.iter().find_map(|text| {
+                let width = text_width(text);
+                [(px + 9.0, false), (px - 9.0 - width, true)]
+                    .into_iter()
+                    .find_map(|(x0, left)| {
+                        let b = Box2 {
+                            x0,
+                            y0: py - 8.0,
+                            x1: x0 + width,
+                            y1: py + 6.0,
+                        };
+                        (b.x0 >= LEFT && b.x1 <= right && !taken.iter().any(|t| t.overlaps(&b)))
+                            .then_some((b, left, text))
+                    })
             });
-            if let Some((b, left)) = placed {
+            if let Some((b, left, text)) = placed {
                 taken.push(b);
                 let (tx, anchor) = if left { (b.x1, "end") } else { (b.x0, "start") };
-                let _ = write!(
+                let _ = writeln!(
                     s,
-                    "<rect class=\"label-bg\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"2\"/>\
+                    "<rect class=\"label-bg\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"2\"/>\n\
                      <text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>",
                     n(b.x0 - 2.0),
                     n(b.y0),
@@ -641,9 +650,24 @@ impl Chart<'_> {
                     n(b.y1 - b.y0),
                     n(tx),
                     n(py + 4.0),
-                    escape(&text)
+                    escape(text)
                 );
             }
+        }
+
+        let mut order: Vec<&Point> = self.points.iter().collect();
+        order.sort_by_key(|p| (p.mark.layer(), p.at));
+        for p in &order {
+            let (px, py) = position(p);
+            let title = format!(
+                "<title>{}, published {}: {}, {}</title>",
+                escape(&p.name),
+                utc(p.at),
+                hours(p.delay),
+                p.mark.words()
+            );
+            s.push_str(&p.mark.shape(px, py, &title));
+            s.push('\n');
         }
         s.push_str("</svg>");
         s
@@ -667,7 +691,7 @@ pub fn counts(points: &[Point]) -> Vec<(Mark, usize)> {
 /// The legend, as an HTML list: each mark with its meaning (and its count, when given), then
 /// the goal line.
 pub fn legend(entries: &[(Mark, Option<usize>)]) -> String {
-    let mut s = String::from("<ul class=\"chart-legend\">");
+    let mut s = String::from("<ul class=\"chart-legend\">\n");
     for (mark, count) in entries {
         let _ = write!(
             s,
@@ -678,12 +702,12 @@ pub fn legend(entries: &[(Mark, Option<usize>)]) -> String {
         if let Some(count) = count {
             let _ = write!(s, " ({count})");
         }
-        s.push_str("</li>");
+        s.push_str("</li>\n");
     }
     s.push_str(
         "<li><svg viewBox=\"-8 -8 16 16\" aria-hidden=\"true\" class=\"chart\">\
          <line class=\"goal\" x1=\"-8\" y1=\"0\" x2=\"8\" y2=\"0\"/></svg>\
-         dashed line: the tier's goal</li></ul>",
+         dashed line: the tier's goal</li>\n</ul>\n",
     );
     s
 }
@@ -967,6 +991,63 @@ mod tests {
         let labels = svg.matches("class=\"label\"").count();
         assert!(labels > 0 && labels < 20, "{labels} value labels");
         assert_eq!(markers(&svg).len(), 40);
+    }
+
+    /// (x0, y0, x1, y1) of every label's background.
+    fn label_boxes(svg: &str) -> Vec<(f64, f64, f64, f64)> {
+        svg.split("<rect class=\"label-bg\" ")
+            .skip(1)
+            .map(|rest| {
+                let attr = |key: &str| -> f64 {
+                    let start = rest.find(&format!("{key}=\"")).expect(key) + key.len() + 2;
+                    rest[start..]
+                        .split('"')
+                        .next()
+                        .expect(key)
+                        .parse()
+                        .expect(key)
+                };
+                let (x, y) = (attr("x"), attr("y"));
+                (x, y, x + attr("width"), y + attr("height"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn labels_never_cover_a_marker_and_off_scale_values_are_kept_short_when_crowded() {
+        // Bulletins four days apart still waiting past the goal, far beyond the scale, among met ones
+        // every day: the names do not fit side by side, the values do.
+        let mut points: Vec<Point> = (0..30)
+            .map(|d| Point {
+                at: at("2024-01-01T00:00:00Z") + d * 24 * H,
+                delay: 20 * H,
+                mark: Mark::Met,
+                name: format!("MET-{d}"),
+            })
+            .collect();
+        for w in 0..4 {
+            points.push(Point {
+                at: at("2024-01-03T00:00:00Z") + w * 4 * 24 * H,
+                delay: (800 - w * 170) * H,
+                mark: Mark::Overdue,
+                name: format!("ADV-2024-01-{:02}-1", 3 + w * 4),
+            });
+        }
+        let svg = chart(&points);
+        let boxes = label_boxes(&svg);
+        assert!(!boxes.is_empty());
+        for (class, x, y) in markers(&svg) {
+            for &(x0, y0, x1, y1) in &boxes {
+                let clear = x + 5.5 <= x0 || x - 5.5 >= x1 || y + 5.5 <= y0 || y - 5.5 >= y1;
+                assert!(clear, "a label covers the {class} marker at ({x}, {y})");
+            }
+        }
+        // Every marker beyond the scale says its value, with or without its name.
+        for value in ["800 h ↑", "630 h ↑", "460 h ↑", "290 h ↑"] {
+            assert!(svg.contains(&format!("{value}</text>")), "{value}: {svg}");
+        }
+        // Labels are beneath the markers.
+        assert!(svg.rfind("class=\"label\"") < svg.find("class=\"mk "));
     }
 
     #[test]
