@@ -7,6 +7,7 @@
 #     duration, loopback, the two servers measured back to back, median of the ratios);
 #   - uncached render time (criterion, `render/uncached/*`: 1, 5, 10 and 20 years of history);
 #   - a 5 MB MSRC answer parsed: time and the heap it takes at the peak (criterion, `msrc`);
+#   - 7 and 12 MB MSRC month documents read for out-of-band updates: time and heap (criterion);
 #   - start-up to ready, with an empty database and with the history already stored;
 #   - resident memory after at least 100,000 scrapes (and node_exporter's, when installed).
 #
@@ -280,6 +281,7 @@ criterion_times() {
 render="not measured (--smoke)"
 render_years="not measured (--smoke)"
 msrc="not measured (--smoke)"
+documents="not measured (--smoke)"
 if ((!smoke)); then
   echo "criterion: render/uncached (1, 5, 10 and 20 years of history) ..."
   times=$(cargo bench --quiet --bench render -- 'render/uncached/' --warm-up-time 1 --measurement-time 5 2>/dev/null | criterion_times)
@@ -288,7 +290,10 @@ if ((!smoke)); then
   echo "criterion: msrc/parse 5 MB ..."
   out=$(cargo bench --quiet --bench msrc_parse -- --warm-up-time 1 --measurement-time 5 2>"$tmp/msrc.err")
   heap=$(grep -o 'peak [0-9]* bytes ([0-9.]*% of the answer)' "$tmp/msrc.err" | awk '{printf "%.1f MB heap at the peak %s %s %s %s", $2 / 1e6, $4, $5, $6, $7}')
-  msrc="$(criterion_times <<<"$out" | awk '{print $2, $3; exit}'), $heap"
+  msrc="$(criterion_times <<<"$out" | awk '$1 == "msrc/parse" {print $2, $3; exit}'), $heap"
+  documents=$(criterion_times <<<"$out" | awk '$1 ~ /^msrc\/document-/ {sub("msrc/document-", "", $1); printf "%s%s: %s %s", sep, $1, $2, $3; sep = ", "}')
+  doc_heap=$(grep -o 'peak [0-9]* bytes' "$tmp/msrc.err" | tail -1 | awk '{printf "%.0f KB", $2 / 1e3}')
+  documents="$documents; at most $doc_heap of heap beyond the document"
 fi
 
 node_rss="not installed"
@@ -319,6 +324,7 @@ done
 echo "| render, uncached, ten years (criterion) | $render | < 1 ms |"
 echo "| render, uncached, by length of history | $render_years | the same |"
 echo "| 5 MB MSRC answer parsed (criterion) | $msrc | < 50 ms, one copy |"
+echo "| MSRC month document read for out-of-band updates (criterion) | $documents | 7 MB < 100 ms, heap below the document's size |"
 echo "| start-up to ready, empty database (median of $repeat) | $(median_of "$startups_empty") ms ($(range_of "$startups_empty")), CPU $(median_of "$cpu_empty") ms | < 200 ms |"
 echo "| start-up to ready, history stored (median of $repeat) | $(median_of "$startups_stored") ms ($(range_of "$startups_stored")), CPU $(median_of "$cpu_stored") ms | < 200 ms |"
 echo "| resident memory after $scrapes scrapes (2 connections, gzip) | $(mib "$rss_kib") (peak $(mib "$hwm_kib"), during start-up) | < 15 MiB |"

@@ -50,7 +50,8 @@ seed() {
 for target in "${targets[@]}"; do
     seed "$target" fuzz/seeds/"$target"/*
 done
-seed msrc tests/fixtures/core/msrc-updates.json examples/fixtures/msrc-updates.json
+seed msrc tests/fixtures/core/msrc-updates.json tests/fixtures/msrc/updates.json examples/fixtures/msrc-updates.json
+seed msrc_document tests/fixtures/msrc/cvrf-2025-Jul.json tests/fixtures/msrc/cvrf-2025-Oct.json tests/fixtures/msrc/cvrf-2026-Jan.json
 seed json tests/fixtures/core/pmimport-releases.json
 seed csv tests/fixtures/core/office365-builds.csv
 seed config examples/demo.yml

@@ -44,6 +44,13 @@ pub const DEFAULT_MSRC_TIMEZONE: &str = "America/Los_Angeles";
 pub const DEFAULT_MSRC_RELEASE_TIME: &str = "10:00";
 /// Pre-release documents are titled "... Early Security Updates" or "... Early Security Release".
 pub const DEFAULT_MSRC_EXCLUDE_TITLE: &str = r"(?i)\bearly\b";
+/// Only security releases are bulletins: the index also lists "Mariner Release Notes" documents
+/// with monthly-looking ids (`1999-Sep` … `2015-Sep`).
+pub const DEFAULT_MSRC_INCLUDE_TITLE: &str = r"(?i)\bsecurity\b";
+/// Out-of-band security updates are added to the running month's document: read by default.
+pub const DEFAULT_MSRC_OUT_OF_BAND: bool = true;
+/// The placeholder of `documents_url` that stands for a document's id.
+pub const DOCUMENT_ID_PLACEHOLDER: &str = "{id}";
 /// Default `covers_regex` for HTML sources: words shaped like bulletin ids (2026-Nov, 2017-May-B,
 /// Oct-OOB, MS17-010, KB5031234, CVE-2024-21412).
 pub const DEFAULT_COVERS_REGEX: &str = r"\b((?:\d{4}-[A-Z][a-z]{2}(?:-[A-Z0-9]+)?)|(?:[A-Z][a-z]{2}-OOB)|(?:MS\d{2}-\d{3})|(?:KB\d{6,8})|(?:CVE-\d{4}-\d{4,7}))\b";
@@ -169,6 +176,19 @@ impl SourceConfig {
         self.kind.name()
     }
 
+    /// Every URL this source reads: its `url`, and for `msrc` the template of its documents.
+    pub fn urls(&self) -> Vec<&str> {
+        let mut urls = vec![self.url.as_str()];
+        if let KindConfig::Msrc(MsrcConfig {
+            out_of_band: Some(oob),
+            ..
+        }) = &self.kind
+        {
+            urls.push(&oob.documents_url);
+        }
+        urls
+    }
+
     /// Whether a record of this (release) source can belong to `tier`.
     pub fn may_release_tier(&self, tier: &str) -> bool {
         if self.role != Role::Releases {
@@ -226,7 +246,33 @@ impl KindConfig {
 pub struct MsrcConfig {
     pub timezone: TimeZone,
     pub release_time: NaiveTime,
+    pub include_title: Regex,
     pub exclude_title: Regex,
+    /// `None` when out-of-band detection is off.
+    pub out_of_band: Option<OutOfBandConfig>,
+}
+
+/// Reading the month documents for out-of-band security updates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutOfBandConfig {
+    /// A URL with `{id}` where the document's id goes.
+    pub documents_url: String,
+    /// On the first poll, the documents of bulletins published within this window are read
+    /// (`metrics.series_window`: the bulletins a user sees series for).
+    pub first_read_window: Duration,
+}
+
+impl OutOfBandConfig {
+    /// The URL of document `id`, or `None` for an id that cannot be part of a URL path as it is
+    /// (real ids are letters, digits and dashes; anything else is not fetched).
+    pub fn document_url(&self, id: &str) -> Option<String> {
+        let tame = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            && !id.starts_with('.');
+        tame.then(|| self.documents_url.replace(DOCUMENT_ID_PLACEHOLDER, id))
+    }
 }
 
 /// How a release record finds its tiers.
@@ -448,8 +494,11 @@ struct RawSource {
     proxy_url: Option<S<String>>,
     tls: Option<RawTls>,
     // msrc
+    include_title: Option<S<String>>,
     exclude_title: Option<S<String>>,
     release_time: Option<S<String>>,
+    out_of_band: Option<S<bool>>,
+    documents_url: Option<S<String>>,
     // record mapping (json, csv, html)
     items: Option<S<String>>,
     rows: Option<S<String>>,
@@ -553,7 +602,14 @@ const COMMON_KEYS: [&str; 9] = [
 
 fn kind_keys(kind: &str) -> &'static [&'static str] {
     match kind {
-        "msrc" => &["timezone", "release_time", "exclude_title"],
+        "msrc" => &[
+            "timezone",
+            "release_time",
+            "include_title",
+            "exclude_title",
+            "out_of_band",
+            "documents_url",
+        ],
         "json" => &[
             "items",
             "id",
@@ -620,8 +676,11 @@ impl RawSource {
                 }
             };
         }
+        key!(include_title);
         key!(exclude_title);
         key!(release_time);
+        key!(out_of_band);
+        key!(documents_url);
         key!(items);
         key!(rows);
         key!(id);
@@ -796,6 +855,7 @@ impl Validator<'_> {
                 role,
                 &tier_names,
                 (default_interval, default_timeout, default_max_body),
+                metrics.series_window,
             )?);
         }
         if sources.is_empty() {
@@ -887,6 +947,7 @@ impl Validator<'_> {
         role: Role,
         tier_names: &BTreeSet<&str>,
         defaults: (Duration, Duration, u64),
+        series_window: Duration,
     ) -> Result<SourceConfig, ConfigError> {
         let key = |k: &str| format!("sources.{name}.{k}");
         check_name(name).map_err(|m| self.err(Some(&src.kind), format!("sources.{name}"), m))?;
@@ -1008,7 +1069,7 @@ impl Validator<'_> {
         };
 
         let kind = match kind {
-            "msrc" => KindConfig::Msrc(self.msrc(name, src)?),
+            "msrc" => KindConfig::Msrc(self.msrc(name, src, &url, series_window)?),
             "json" => KindConfig::Json(self.json(name, src, role, tier_names)?),
             "csv" => KindConfig::Csv(self.csv(name, src, role, tier_names)?),
             "feed" => KindConfig::Feed(self.feed(name, src, role, tier_names)?),
@@ -1297,35 +1358,90 @@ impl Validator<'_> {
         Ok(t)
     }
 
-    fn msrc(&self, name: &str, src: &RawSource) -> Result<MsrcConfig, ConfigError> {
+    fn msrc(
+        &self,
+        name: &str,
+        src: &RawSource,
+        url: &str,
+        series_window: Duration,
+    ) -> Result<MsrcConfig, ConfigError> {
+        let key = |k: &str| format!("sources.{name}.{k}");
         let release_time = match &src.release_time {
             Some(t) => NaiveTime::parse_from_str(&t.value, "%H:%M")
                 .or_else(|_| NaiveTime::parse_from_str(&t.value, "%H:%M:%S"))
                 .map_err(|_| {
                     self.err(
                         Some(t),
-                        format!("sources.{name}.release_time"),
+                        key("release_time"),
                         "expected HH:MM, e.g. \"10:00\"",
                     )
                 })?,
-            None => {
-                NaiveTime::parse_from_str(DEFAULT_MSRC_RELEASE_TIME, "%H:%M").map_err(|_| {
-                    self.err::<()>(None, format!("sources.{name}.release_time"), "bad default")
-                })?
-            }
+            None => NaiveTime::parse_from_str(DEFAULT_MSRC_RELEASE_TIME, "%H:%M")
+                .map_err(|_| self.err::<()>(None, key("release_time"), "bad default"))?,
         };
-        let exclude_title =
-            match self.regex(&src.exclude_title, format!("sources.{name}.exclude_title"))? {
-                Some(re) => re,
-                None => Regex::new(DEFAULT_MSRC_EXCLUDE_TITLE).map_err(|e| {
-                    self.err::<()>(None, format!("sources.{name}.exclude_title"), e.to_string())
-                })?,
-            };
+        let regex_or = |value: &Option<S<String>>, k: &str, default: &str| match self
+            .regex(value, key(k))?
+        {
+            Some(re) => Ok(re),
+            None => Regex::new(default).map_err(|e| self.err::<()>(None, key(k), e.to_string())),
+        };
+        let out_of_band = src
+            .out_of_band
+            .as_ref()
+            .map_or(DEFAULT_MSRC_OUT_OF_BAND, |v| v.value);
+        if let (false, Some(d)) = (out_of_band, &src.documents_url) {
+            return Err(self.err(
+                Some(d),
+                key("documents_url"),
+                "out_of_band is false: no document is read",
+            ));
+        }
+        let documents_url = match &src.documents_url {
+            Some(template) => Some(self.documents_url(template, &key("documents_url"))?),
+            None => default_documents_url(url),
+        };
         Ok(MsrcConfig {
             timezone: self.timezone(name, src, DEFAULT_MSRC_TIMEZONE)?,
             release_time,
-            exclude_title,
+            include_title: regex_or(
+                &src.include_title,
+                "include_title",
+                DEFAULT_MSRC_INCLUDE_TITLE,
+            )?,
+            exclude_title: regex_or(
+                &src.exclude_title,
+                "exclude_title",
+                DEFAULT_MSRC_EXCLUDE_TITLE,
+            )?,
+            out_of_band: documents_url.filter(|_| out_of_band).map(|documents_url| {
+                OutOfBandConfig {
+                    documents_url,
+                    first_read_window: series_window,
+                }
+            }),
         })
+    }
+
+    /// A URL template with `{id}`: checked as a URL with an id in its place, and a relative
+    /// `file:` path resolved like `url`.
+    fn documents_url(&self, template: &S<String>, key: &str) -> Result<String, ConfigError> {
+        if !template.value.contains(DOCUMENT_ID_PLACEHOLDER) {
+            return Err(self.err(
+                Some(template),
+                key,
+                format!("needs {DOCUMENT_ID_PLACEHOLDER} where the document id goes, e.g. https://api.msrc.microsoft.com/cvrf/v3.0/cvrf/{{id}}"),
+            ));
+        }
+        // A stand-in the URL parser keeps as it is (it would percent-encode the braces).
+        const STAND_IN: &str = "PATCHLAG-DOCUMENT-ID";
+        let sample = Spanned {
+            value: template.value.replace(DOCUMENT_ID_PLACEHOLDER, STAND_IN),
+            referenced: template.referenced,
+            defined: template.defined,
+        };
+        Ok(self
+            .url(&sample, key)?
+            .replace(STAND_IN, DOCUMENT_ID_PLACEHOLDER))
     }
 
     fn json(
@@ -1483,6 +1599,13 @@ impl Validator<'_> {
             tiering: self.release_tiering(name, src, role, tier_names)?,
         })
     }
+}
+
+/// `{base}/updates` → `{base}/cvrf/{id}`, where the CVRF API serves each document; `None` for a
+/// URL of another shape (a mirror, a file), where only `documents_url` can say.
+pub fn default_documents_url(url: &str) -> Option<String> {
+    url.strip_suffix("/updates")
+        .map(|base| format!("{base}/cvrf/{DOCUMENT_ID_PLACEHOLDER}"))
 }
 
 fn one_line(s: &str) -> String {
@@ -1906,6 +2029,51 @@ sources:
             e.contains("sources.guide.tiers: tiers and covers belong to release sources"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn msrc_documents_url_default_and_relative() {
+        let oob = |text: &str, file: &str| {
+            let c = Config::parse(Path::new(file), text).expect("valid");
+            match &c.source("msrc").expect("msrc").kind {
+                KindConfig::Msrc(m) => m.out_of_band.clone(),
+                other => panic!("unexpected kind {other:?}"),
+            }
+        };
+        // The API's own layout: {base}/updates lists, {base}/cvrf/{id} serves a document.
+        let default = oob(GOOD, "test.yml").expect("on by default");
+        assert_eq!(
+            default.documents_url,
+            "https://api.msrc.microsoft.com/cvrf/v3.0/cvrf/{id}"
+        );
+        assert_eq!(default.first_read_window, DEFAULT_SERIES_WINDOW);
+        assert_eq!(
+            default.document_url("2025-Jul").as_deref(),
+            Some("https://api.msrc.microsoft.com/cvrf/v3.0/cvrf/2025-Jul")
+        );
+        for hostile in ["../x", "a/b", "a?b", "", ".hidden", "a b", "%2e%2e"] {
+            assert_eq!(default.document_url(hostile), None, "{hostile:?}");
+        }
+        // Another shape of URL: off unless documents_url says where documents are.
+        let mirror = GOOD.replace(
+            "https://api.msrc.microsoft.com/cvrf/v3.0/updates",
+            "file:mirror/updates.json",
+        );
+        assert_eq!(oob(&mirror, "/etc/patchlag/patchlag.yml"), None);
+        let with_documents = mirror.replace(
+            "    url: file:mirror/updates.json\n",
+            "    url: file:mirror/updates.json\n    documents_url: file:mirror/cvrf/{id}.json\n",
+        );
+        let resolved = oob(&with_documents, "/etc/patchlag/patchlag.yml").expect("on");
+        assert_eq!(
+            resolved.documents_url,
+            "file:///etc/patchlag/mirror/cvrf/{id}.json"
+        );
+        let off = GOOD.replace(
+            "    kind: msrc\n",
+            "    kind: msrc\n    out_of_band: false\n",
+        );
+        assert_eq!(oob(&off, "test.yml"), None);
     }
 
     #[test]

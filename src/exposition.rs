@@ -17,7 +17,7 @@ use axum::response::Response;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use crate::metrics::{self, ReloadStatus};
+use crate::metrics::{self, Reloads};
 use crate::server::CONTENT_TYPE_TEXT_0_0_4;
 use crate::snapshot::Snapshot;
 
@@ -30,7 +30,7 @@ pub struct Cache {
 #[derive(Debug)]
 struct Rendered {
     now: i64,
-    reload: ReloadStatus,
+    reloads: Reloads,
     plain: Bytes,
     /// Compressed on the first request that accepts gzip.
     gzip: OnceLock<Bytes>,
@@ -57,11 +57,11 @@ fn gzip(plain: &[u8]) -> Bytes {
 }
 
 impl Cache {
-    fn get(&self, snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Arc<Rendered> {
+    fn get(&self, snapshot: &Snapshot, now: i64, reloads: Reloads) -> Arc<Rendered> {
         let lock = || self.last.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(hit) = lock()
             .as_ref()
-            .filter(|r| r.now == now && r.reload == reload)
+            .filter(|r| r.now == now && r.reloads == reloads)
         {
             return hit.clone();
         }
@@ -69,8 +69,8 @@ impl Cache {
         // neither waits for the other.
         let rendered = Arc::new(Rendered {
             now,
-            reload,
-            plain: Bytes::from(metrics::render(snapshot, now, reload)),
+            reloads,
+            plain: Bytes::from(metrics::render(snapshot, now, reloads)),
             gzip: OnceLock::new(),
         });
         *lock() = Some(rendered.clone());
@@ -108,10 +108,10 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
 pub fn response(
     snapshot: &Snapshot,
     now: i64,
-    reload: ReloadStatus,
+    reloads: impl Into<Reloads>,
     request: &HeaderMap,
 ) -> Response {
-    let rendered = snapshot.exposition.get(snapshot, now, reload);
+    let rendered = snapshot.exposition.get(snapshot, now, reloads.into());
     let gzip = accepts_gzip(request);
     let body = if gzip {
         rendered.gzip()

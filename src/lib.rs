@@ -6,7 +6,6 @@
 //! `report` present it.
 
 pub mod app;
-pub mod basic_auth;
 pub mod chart;
 pub mod config;
 pub mod duration;
@@ -14,7 +13,6 @@ pub mod exposition;
 pub mod html;
 pub mod landing;
 pub mod limits;
-pub mod listener;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
@@ -27,7 +25,7 @@ pub mod sources;
 pub mod status;
 pub mod store;
 pub mod timeparse;
-pub mod webconfig;
+pub mod web;
 
 /// Selects the TLS crypto implementation (ring) for every client and server in the process.
 /// Safe to call more than once.

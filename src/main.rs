@@ -11,11 +11,11 @@ use tokio::net::TcpListener;
 
 use patchlag_exporter::app::{App, Clock, LoadedConfig};
 use patchlag_exporter::config::{DEFAULT_CONFIG_FILE, DEFAULT_STORAGE_PATH};
-use patchlag_exporter::listener::{self as http, DEFAULT_MAX_CONNECTIONS};
 use patchlag_exporter::metrics::BUILD;
 use patchlag_exporter::server::{self, ServerState};
 use patchlag_exporter::store::Store;
-use patchlag_exporter::webconfig::WebConfig;
+use patchlag_exporter::web::listener::{self as http, DEFAULT_MAX_CONNECTIONS};
+use patchlag_exporter::web::{self, WebConfig};
 use patchlag_exporter::{logging, report};
 
 const EXIT_CONFIG: u8 = 1;
@@ -214,7 +214,7 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let web = match args.web_config_file.as_deref().map(WebConfig::load) {
         None => None,
-        Some(Ok(web)) => Some(web),
+        Some(Ok(web)) => Some(Arc::new(web)),
         Some(Err(e)) => {
             if args.config_check {
                 println!("FAILED: {e}");
@@ -294,7 +294,7 @@ async fn bind(address: &str) -> std::io::Result<TcpListener> {
 async fn serve(
     args: RunArgs,
     loaded: LoadedConfig,
-    web: Option<WebConfig>,
+    web: Option<Arc<WebConfig>>,
     clock: Clock,
 ) -> ExitCode {
     let config = &loaded.config;
@@ -341,18 +341,17 @@ async fn serve(
         telemetry_path: args.telemetry_path.clone(),
         scrape_slots: (args.max_requests > 0)
             .then(|| Arc::new(tokio::sync::Semaphore::new(args.max_requests))),
+        web_config: web.clone(),
     };
     let mut router = server::router(state);
-    let mut tls = None;
     if let Some(web) = &web {
-        router = web.layer(router);
-        tls = web.tls.clone();
+        router = web::layer(web.clone(), router);
     }
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(
             address = %addr,
-            tls = tls.is_some(),
-            basic_auth = web.as_ref().is_some_and(|w| !w.basic_auth_users.is_empty()),
+            tls = web.as_ref().is_some_and(|w| w.serves_tls()),
+            basic_auth = web.as_ref().is_some_and(|w| w.current().basic_auth.is_some()),
             "listening"
         );
     }
@@ -360,7 +359,7 @@ async fn serve(
     let options = http::Options {
         read_header_timeout: args.read_header_timeout,
         max_connections: args.max_connections,
-        tls,
+        web,
     };
     http::serve(listener, router, options, shutdown_signal()).await;
     app.stop_pollers();

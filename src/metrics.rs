@@ -37,6 +37,23 @@ pub struct ReloadStatus {
     pub last_success: i64,
 }
 
+/// The reload states `/metrics` shows: the configuration's, and the web configuration's when
+/// `--web.config.file` is set (its metrics exist only then).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reloads {
+    pub config: ReloadStatus,
+    pub web_config: Option<ReloadStatus>,
+}
+
+impl From<ReloadStatus> for Reloads {
+    fn from(config: ReloadStatus) -> Reloads {
+        Reloads {
+            config,
+            web_config: None,
+        }
+    }
+}
+
 const POLLED: &str = "Values come from periodically polled sources.";
 
 struct Families(Vec<MetricFamily>);
@@ -82,8 +99,8 @@ fn counter(f: &mut MetricFamily, l: &[(&str, &str)], value: f64) {
 }
 
 /// Renders the exposition text for `snapshot` at `now` (Unix seconds).
-pub fn render(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<u8> {
-    let families = families(snapshot, now, reload);
+pub fn render(snapshot: &Snapshot, now: i64, reloads: impl Into<Reloads>) -> Vec<u8> {
+    let families = families(snapshot, now, reloads);
     let mut out = Vec::with_capacity(16 * 1024);
     let encoder = TextEncoder::new();
     // Encoding plain in-memory families cannot fail but for a broken writer, and a Vec is not.
@@ -93,7 +110,9 @@ pub fn render(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<u8> {
     out
 }
 
-pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<MetricFamily> {
+pub fn families(snapshot: &Snapshot, now: i64, reloads: impl Into<Reloads>) -> Vec<MetricFamily> {
+    let reloads = reloads.into();
+    let reload = reloads.config;
     let config = &snapshot.config;
     let model = &snapshot.model;
     // Whole-history facts come precomputed; only the series window and pending pairs are
@@ -332,6 +351,20 @@ pub fn families(snapshot: &Snapshot, now: i64, reload: ReloadStatus) -> Vec<Metr
         MetricType::GAUGE,
     );
     gauge(f, &[], reload.last_success as f64);
+    if let Some(web) = reloads.web_config {
+        let f = fams.family(
+            "web_config_last_reload_successful",
+            "1 if the web configuration file (--web.config.file) was last read successfully, 0 if its last change could not be used (the previous settings stay in force).",
+            MetricType::GAUGE,
+        );
+        gauge(f, &[], if web.successful { 1.0 } else { 0.0 });
+        let f = fams.family(
+            "web_config_last_reload_success_timestamp_seconds",
+            "When the web configuration file was last read successfully, in Unix seconds.",
+            MetricType::GAUGE,
+        );
+        gauge(f, &[], web.last_success as f64);
+    }
     let f = fams.family(
         "build_info",
         "A metric with a constant '1' value labeled by version, revision and rustc_version from which patchlag-exporter was built.",

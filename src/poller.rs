@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::app::App;
-use crate::config::Config;
+use crate::config::{default_documents_url, Config, KindConfig};
 use crate::sources::fetch::Fetcher;
 use crate::sources::{self, ParseContext, PollError, Reason};
 use crate::store::Success;
@@ -40,6 +40,11 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
         return;
     };
     let kind: Arc<dyn sources::SourceKind> = Arc::from(sources::build(&source));
+    if let KindConfig::Msrc(msrc) = &source.kind {
+        if msrc.out_of_band.is_none() && default_documents_url(&source.url).is_none() {
+            tracing::info!(source = %source.name, "out-of-band detection is off: the url does not end in /updates and no documents_url is set");
+        }
+    }
     let tier_names: Arc<Vec<String>> =
         Arc::new(config.tiers.iter().map(|t| t.name.clone()).collect());
     let fetcher = Fetcher::new(&source);
@@ -79,6 +84,7 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
                         at: now,
                         duration,
                         records: &parsed.records,
+                        derived: &parsed.derived,
                         state: parsed.state.as_deref(),
                     })
                     .map(|_| Ok(records))
@@ -129,7 +135,7 @@ async fn poll(
     let headers = kind.request_headers(state.as_deref());
     let fetched = fetcher.fetch(&headers).await?;
     // Parsing a multi-megabyte answer is CPU work: keep it off the threads serving HTTP.
-    let parsed = tokio::task::spawn_blocking(move || {
+    let mut parsed = tokio::task::spawn_blocking(move || {
         let ctx = ParseContext {
             now,
             state: state.as_deref(),
@@ -139,6 +145,20 @@ async fn poll(
     })
     .await
     .map_err(|e| PollError::new(Reason::Other, format!("parser failed: {e}")))??;
+    // Further documents, one at a time: only one answer is held in memory at once.
+    if let Some(mut follow_up) = parsed.follow_up.take() {
+        while let Some(request) = follow_up.next_request() {
+            let fetched = fetcher
+                .fetch_url(&request.url, &request.headers)
+                .await
+                .map_err(|e| e.about(&request.label))?;
+            follow_up =
+                tokio::task::spawn_blocking(move || follow_up.read(fetched).map(|()| follow_up))
+                    .await
+                    .map_err(|e| PollError::new(Reason::Other, format!("parser failed: {e}")))??;
+        }
+        follow_up.finish(&mut parsed);
+    }
     for message in parsed.skipped.iter().take(MAX_SKIPPED_LOGGED) {
         tracing::warn!(source = %name, record = %bounded(message), "skipped a malformed record");
     }

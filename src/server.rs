@@ -14,6 +14,8 @@ use tokio::sync::Semaphore;
 
 use crate::app::{App, ReloadOutcome};
 use crate::exposition;
+use crate::metrics::Reloads;
+use crate::web::WebConfig;
 
 pub const CONTENT_TYPE_TEXT_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -23,6 +25,8 @@ pub struct ServerState {
     pub telemetry_path: String,
     /// `None`: no cap on concurrent scrapes.
     pub scrape_slots: Option<Arc<Semaphore>>,
+    /// `--web.config.file`, for its reload metrics.
+    pub web_config: Option<Arc<WebConfig>>,
 }
 
 pub fn router(state: ServerState) -> Router {
@@ -51,12 +55,11 @@ async fn metrics_handler(State(state): State<ServerState>, request: HeaderMap) -
         None => None,
     };
     let app = &state.app;
-    exposition::response(
-        &app.snapshot(),
-        app.clock.now(),
-        app.reload_status(),
-        &request,
-    )
+    let reloads = Reloads {
+        config: app.reload_status(),
+        web_config: state.web_config.as_ref().map(|w| w.reload_status()),
+    };
+    exposition::response(&app.snapshot(), app.clock.now(), reloads, &request)
 }
 
 async fn ready(State(state): State<ServerState>) -> Response {

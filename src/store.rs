@@ -191,7 +191,10 @@ pub struct Success<'a> {
     /// Unix seconds.
     pub at: i64,
     pub duration: f64,
+    /// What `patchlag_source_records` counts.
     pub records: &'a [Record],
+    /// Stored like `records`, not counted (see `sources::Parsed::derived`).
+    pub derived: &'a [Record],
     pub state: Option<&'a str>,
 }
 
@@ -307,24 +310,33 @@ impl Store {
 
         // Resolves a record's time: date-only records seen in the first successful poll sit at
         // midnight in the source's zone; those that appeared later, at the moment they were seen.
-        let resolve = |published: &Published, first_seen: i64, initial: bool| match published {
-            Published::Instant(t) => *t,
-            Published::Day(day, tz) if initial => midnight(*day, tz),
-            Published::Day(..) => first_seen,
-        };
+        // A first-seen record keeps the time it was stored with.
+        let resolve =
+            |published: &Published, first_seen: i64, initial: bool, stored: Option<i64>| {
+                match published {
+                    Published::Instant(t) => *t,
+                    Published::Day(day, tz) if initial => midnight(*day, tz),
+                    Published::Day(..) => first_seen,
+                    Published::FirstSeen => stored.unwrap_or(first_seen),
+                }
+            };
 
         match s.role {
             Role::Bulletins => {
-                let mut known: HashMap<String, (i64, bool)> = HashMap::new();
+                let mut known: HashMap<String, (i64, bool, i64)> = HashMap::new();
                 {
                     let mut stmt = tx
-                        .prepare("SELECT id, first_seen, initial FROM bulletins WHERE source = ?1")
+                        .prepare("SELECT id, first_seen, initial, published FROM bulletins WHERE source = ?1")
                         .map_err(|e| self.err(e))?;
                     let rows = stmt
                         .query_map([s.source], |r| {
                             Ok((
                                 r.get::<_, String>(0)?,
-                                (r.get::<_, i64>(1)?, r.get::<_, bool>(2)?),
+                                (
+                                    r.get::<_, i64>(1)?,
+                                    r.get::<_, bool>(2)?,
+                                    r.get::<_, i64>(3)?,
+                                ),
                             ))
                         })
                         .map_err(|e| self.err(e))?;
@@ -342,10 +354,11 @@ impl Store {
                          WHERE title <> excluded.title OR published <> excluded.published",
                     )
                     .map_err(|e| self.err(e))?;
-                for r in s.records {
+                for r in s.records.iter().chain(s.derived) {
+                    let stored = known.get(&r.id).copied();
                     let (first_seen, initial) =
-                        known.get(&r.id).copied().unwrap_or((s.at, first_poll));
-                    let published = resolve(&r.published, first_seen, initial);
+                        stored.map_or((s.at, first_poll), |(f, i, _)| (f, i));
+                    let published = resolve(&r.published, first_seen, initial, stored.map(|k| k.2));
                     upsert
                         .execute(params![
                             s.source, r.id, r.title, published, first_seen, initial, s.at
@@ -399,14 +412,19 @@ impl Store {
                          WHERE title <> excluded.title OR published <> excluded.published OR covers <> excluded.covers",
                     )
                     .map_err(|e| self.err(e))?;
-                for r in s.records {
+                for r in s.records.iter().chain(s.derived) {
                     let covers =
                         serde_json::to_string(&r.covers).unwrap_or_else(|_| "[]".to_string());
                     for tier in &r.tiers {
                         let stored = stored(&r.id, tier);
                         let (first_seen, initial) =
                             stored.map_or((s.at, first_poll), |k| (k.first_seen, k.initial));
-                        let published = resolve(&r.published, first_seen, initial);
+                        let published = resolve(
+                            &r.published,
+                            first_seen,
+                            initial,
+                            stored.map(|k| k.published),
+                        );
                         if stored.is_some_and(|k| {
                             k.published == published && k.title == r.title && k.covers == covers
                         }) {
@@ -641,6 +659,7 @@ mod tests {
             at,
             duration: 0.5,
             records,
+            derived: &[],
             state: None,
         }
     }
@@ -683,6 +702,52 @@ mod tests {
         assert_eq!(s.errors.get(&Reason::Timeout), Some(&1));
         assert_eq!(s.last_error.as_deref(), Some("slow"));
         assert_eq!(store.integrity_check().expect("check"), "ok");
+    }
+
+    #[test]
+    fn first_seen_records_keep_the_time_they_were_first_stored_with() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("x.db")).expect("open");
+        let index = [bulletin("2025-Jul", Published::Instant(100))];
+        // Found as history: an instant. Then seen again as found while watching.
+        let history = [bulletin("2025-Jul-OOB-2025-07-20", Published::Instant(500))];
+        let mut again = bulletin("2025-Jul-OOB-2025-07-20", Published::FirstSeen);
+        again.title = "retitled".into();
+        let watched = [
+            again,
+            bulletin("2025-Jul-OOB-2025-07-28", Published::FirstSeen),
+        ];
+        let poll = |at, derived: &[Record]| {
+            store
+                .record_success(&Success {
+                    derived,
+                    ..success("msrc", Role::Bulletins, at, &index)
+                })
+                .expect("store")
+        };
+        poll(1_000, &history);
+        poll(2_000, &watched);
+        poll(3_000, &watched);
+        let data = store.load().expect("load");
+        let got: Vec<_> = data
+            .bulletins
+            .iter()
+            .map(|b| (b.id.as_str(), b.title.as_str(), b.published))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("2025-Jul", "2025-Jul title", 100),
+                ("2025-Jul-OOB-2025-07-20", "retitled", 500),
+                (
+                    "2025-Jul-OOB-2025-07-28",
+                    "2025-Jul-OOB-2025-07-28 title",
+                    2_000
+                ),
+            ]
+        );
+        // Derived records are not what the source counts.
+        assert_eq!(data.sources[0].records, 1);
     }
 
     #[test]

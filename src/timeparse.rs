@@ -15,6 +15,9 @@ pub enum Published {
     Instant(i64),
     /// A calendar day in the source's zone, without a time of day.
     Day(NaiveDate, TimeZone),
+    /// When the record was first seen: the time of the poll that first stored it, kept ever
+    /// after (MSRC's out-of-band updates found while watching).
+    FirstSeen,
 }
 
 /// The time zone with an IANA name ("America/Los_Angeles", "Europe/Berlin", "UTC"; case does

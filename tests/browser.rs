@@ -6,9 +6,10 @@
 //! them the browser test is skipped with a message, except in CI (`CI` set), where it fails.
 //!
 //! The demo's schedule (scripts/gen-demo-fixtures.py), at 2026-05-14T16:00:00Z: the newest
-//! bulletin is the advisory of Wednesday 13 May (17:00 UTC, 23 h old). English content came
-//! after 6 h (met), Office 365 after 20 h (met), other languages not yet (pending). Sunday
-//! advisories never get Office 365 content: 10 May's has been waiting 95 h (breached).
+//! bulletin is the second advisory of Wednesday 13 May (22:00 PDT, 05:00 UTC, 11 h old).
+//! English content came after 6 h (met), Office 365 and other languages not yet (pending).
+//! Sunday's 10:00 advisories never get Office 365 content: 10 May's has been waiting 95 h
+//! (breached).
 
 mod common;
 
@@ -109,7 +110,7 @@ async fn status_api_agrees_with_the_page_and_the_metrics() {
     assert_eq!(tiers.len(), 4);
     for tier in tiers {
         let name = tier["name"].as_str().expect("name");
-        assert_eq!(tier["current"]["bulletin"], "ADV-2026-05-14-1", "{name}");
+        assert_eq!(tier["current"]["bulletin"], "ADV-2026-05-13-2", "{name}");
         let ratio = value(&metrics, "patchlag_goal_met_ratio", &[("tier", name)]);
         // serde_json's default float parsing may be one unit in the last place off.
         let api_ratio = tier["goal_met_ratio"].as_f64().expect("ratio");
@@ -130,17 +131,24 @@ async fn status_api_agrees_with_the_page_and_the_metrics() {
     assert_eq!(office["name"], "office365");
     assert_eq!(office["current"]["status"], "pending");
     assert_eq!(office["current"]["release"], Value::Null);
-    assert_eq!(office["current"]["delay_seconds"], 7 * 3600);
+    assert_eq!(office["current"]["delay_seconds"], 11 * 3600);
     assert_eq!(
         office["overdue"],
-        json!(["ADV-2026-05-10-2", "ADV-2026-05-03-2"])
+        json!([
+            "ADV-2026-05-10-1",
+            "ADV-2026-05-03-1",
+            "ADV-2026-04-26-1",
+            "ADV-2026-04-19-1",
+            "ADV-2026-04-12-1"
+        ])
     );
     let other = &tiers[3];
     assert_eq!(other["current"]["status"], "pending");
     assert_eq!(other["current"]["pending"], true);
-    assert_eq!(other["current"]["delay_seconds"], 7 * 3600);
-    assert_eq!(doc["series_window_seconds"], 14 * 86400);
-    assert_eq!(doc["bulletins"].as_array().expect("bulletins").len(), 43);
+    assert_eq!(other["current"]["delay_seconds"], 11 * 3600);
+    assert_eq!(doc["series_window_seconds"], 36 * 86400);
+    // Two advisories a day for 36 days, 2026-Apr, its out-of-band update and 2026-May.
+    assert_eq!(doc["bulletins"].as_array().expect("bulletins").len(), 75);
     let broken = doc["sources"]
         .as_array()
         .expect("sources")
@@ -225,7 +233,7 @@ async fn landing_page_in_headless_chromium() {
     let current = |tier: &str| format!("#tiers tr[data-tier='{tier}'] td:nth-of-type(2)");
     for tier in ["english", "office365", "other_languages"] {
         let text = session.text(&session.find(&current(tier)).await).await;
-        assert!(text.starts_with("ADV-2026-05-14-1\n"), "{tier}: {text}");
+        assert!(text.starts_with("ADV-2026-05-13-2\n"), "{tier}: {text}");
     }
     assert_eq!(
         session.text(&session.find(&status("english")).await).await,
@@ -241,7 +249,7 @@ async fn landing_page_in_headless_chromium() {
         session
             .text(&session.find(&status("office365")).await)
             .await,
-        "pending\nolder, still missing past goal: ADV-2026-05-10-2, ADV-2026-05-03-2"
+        "pending\nolder, still missing past goal: ADV-2026-05-10-1, ADV-2026-05-03-1, ADV-2026-04-26-1, ADV-2026-04-19-1, ADV-2026-04-12-1"
     );
     let progress = session
         .text(
@@ -252,7 +260,7 @@ async fn landing_page_in_headless_chromium() {
         .await;
     assert_eq!(
         progress,
-        "waiting 7 h of 48 h goal\ndeadline 2026-05-16 09:00 UTC, in 41 h"
+        "waiting 11 h of 48 h goal\ndeadline 2026-05-16 05:00 UTC, in 37 h"
     );
     let ratio = session
         .text(
@@ -267,17 +275,17 @@ async fn landing_page_in_headless_chromium() {
     let cell = |bulletin: &str, tier: &str| {
         format!("#bulletins tr[data-bulletin='{bulletin}'] td[data-tier='{tier}']")
     };
-    let waiting = session.find(&cell("ADV-2026-05-10-2", "office365")).await;
+    let waiting = session.find(&cell("ADV-2026-05-10-1", "office365")).await;
     assert_eq!(
         session.text(&waiting).await,
         "breached\n95 h / 48 h, waiting\ndue 05-12 17:00 UTC"
     );
     let late = session
-        .find(&cell("ADV-2026-05-10-2", "other_languages"))
+        .find(&cell("ADV-2026-05-11-1", "other_languages"))
         .await;
     assert_eq!(
         session.text(&late).await,
-        "breached\n60 h / 48 h\n2026.05.10-2-adv-all\ndue 05-12 17:00 UTC"
+        "breached\n60 h / 48 h\n2026.05.11-1-adv-all\ndue 05-13 17:00 UTC"
     );
     let met = session.find(&cell("2026-May", "english")).await;
     assert_eq!(
@@ -288,13 +296,13 @@ async fn landing_page_in_headless_chromium() {
     let met_bg = session.css(&met, "background-color").await;
     assert_ne!(breached_bg, met_bg);
     assert_eq!(session.css(&late, "background-color").await, breached_bg);
-    // The table has one header per tier, and one row per bulletin of the 14-day window.
+    // The table has one header per tier, and one row per bulletin of the 36-day window.
     let headers = session.find_all("#bulletins thead th").await;
     assert_eq!(headers.len(), 2 + 4);
     let published = session
         .text(
             &session
-                .find("#bulletins tr[data-bulletin='ADV-2026-05-10-2'] td:nth-of-type(1)")
+                .find("#bulletins tr[data-bulletin='ADV-2026-05-10-1'] td:nth-of-type(1)")
                 .await,
         )
         .await;
@@ -302,8 +310,8 @@ async fn landing_page_in_headless_chromium() {
     let rows = session.find_all("#bulletins tbody tr").await;
     assert_eq!(
         rows.len(),
-        43,
-        "three advisories a day for 14 days, and 2026-May"
+        75,
+        "two advisories a day for 36 days, 2026-Apr, its out-of-band update and 2026-May"
     );
 
     // Sources: up or down, and why.

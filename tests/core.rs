@@ -55,6 +55,7 @@ sources:
     kind: msrc
     url: {msrc}
     max_body_bytes: 65536
+    out_of_band: false   # tests/msrc_out_of_band.rs reads the month documents
   pmimport:
     role: releases
     kind: json

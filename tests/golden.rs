@@ -36,6 +36,19 @@ fn normalize(text: &str) -> String {
     out
 }
 
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy fixture");
+        }
+    }
+}
+
 /// A copy of the demo whose watched content file has a fixed modification time: a checkout
 /// gives the file the time of the checkout, and that time is the file's release time.
 fn copy_demo(dir: &std::path::Path) -> std::path::PathBuf {
@@ -46,16 +59,10 @@ fn copy_demo(dir: &std::path::Path) -> std::path::PathBuf {
         examples.join("demo.yml"),
     )
     .expect("copy demo.yml");
-    for entry in std::fs::read_dir(repo_root().join("examples/fixtures")).expect("fixtures") {
-        let path = entry.expect("entry").path();
-        std::fs::copy(
-            &path,
-            examples
-                .join("fixtures")
-                .join(path.file_name().expect("name")),
-        )
-        .expect("copy fixture");
-    }
+    copy_tree(
+        &repo_root().join("examples/fixtures"),
+        &examples.join("fixtures"),
+    );
     let cab = std::fs::File::options()
         .write(true)
         .open(examples.join("fixtures/PMImport.cab"))

@@ -33,6 +33,7 @@ sources:
   msrc:
     role: bulletins
     kind: msrc
+    out_of_band: false   # the index only; tests/msrc_out_of_band.rs reads documents
     url: {msrc_url}
 {msrc_extra}
   vendor:

@@ -190,19 +190,20 @@ async fn scrapes_beyond_max_requests_get_503() {
         app,
         telemetry_path: "/metrics".to_string(),
         scrape_slots: Some(slots.clone()),
+        web_config: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(patchlag_exporter::listener::serve(
+    let server = tokio::spawn(patchlag_exporter::web::listener::serve(
         listener,
         server::router(state),
-        patchlag_exporter::listener::Options {
+        patchlag_exporter::web::listener::Options {
             read_header_timeout: Duration::from_secs(30),
             max_connections: 0,
-            tls: None,
+            web: None,
         },
         async {
             let _ = stopped.await;

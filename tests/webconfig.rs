@@ -187,8 +187,12 @@ async fn https_scrape_works_and_plain_http_does_not() {
         .timeout(Duration::from_secs(10))
         .build()
         .expect("client");
-    let answer = get(&plain, &format!("http://{}/metrics", exporter.address)).await;
-    assert!(answer.is_err(), "plain HTTP was answered: {answer:?}");
+    // Plain HTTP on the TLS port gets Go's answer, never the metrics.
+    let (status, body) = get(&plain, &format!("http://{}/metrics", exporter.address))
+        .await
+        .expect("plain HTTP answered");
+    assert_eq!(status, 400);
+    assert_eq!(body, "Client sent an HTTP request to an HTTPS server.\n");
     // A client that does not trust the CA is refused.
     let untrusting = https_client(&Ca::new("another CA"), None);
     assert!(get(&untrusting, &format!("{base}/metrics")).await.is_err());
@@ -443,6 +447,204 @@ async fn stalled_tls_handshakes_are_cut_off() {
     let client = https_client(&ca, None);
     let url = format!("https://{}/metrics", exporter.address);
     assert_eq!(get(&client, &url).await.expect("scrape").0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_client_ca_client_certificates_are_verified_against_the_system_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new("test CA");
+    write_leaf(dir.path(), &ca.server("exporter"));
+    // The system trust store, as OpenSSL and Go read it: SSL_CERT_FILE names the bundle.
+    let bundle = dir.path().join("system-roots.pem");
+    std::fs::write(&bundle, &ca.pem).expect("write");
+    let config = exporter_config(dir.path());
+    let web = dir.path().join("web.yml");
+    std::fs::write(
+        &web,
+        "tls_server_config:
+  cert_file: server.crt
+  key_file: server.key
+  client_auth_type: RequireAndVerifyClientCert
+",
+    )
+    .expect("write");
+    let db = dir.path().join("patchlag.db");
+    let exporter = Exporter::start_with_env(
+        &[
+            "--config.file",
+            config.to_str().expect("path"),
+            "--storage.path",
+            db.to_str().expect("path"),
+            "--web.config.file",
+            web.to_str().expect("path"),
+        ],
+        &[("SSL_CERT_FILE", bundle.to_str().expect("path"))],
+    );
+    let url = format!("https://{}/metrics", exporter.address);
+    let trusted = https_client(&ca, Some(ca.client("prometheus").identity()));
+    assert_eq!(get(&trusted, &url).await.expect("trusted client").0, 200);
+    let stranger = https_client(&ca, Some(Ca::new("stranger").client("x").identity()));
+    assert!(get(&stranger, &url).await.is_err());
+    assert!(get(&https_client(&ca, None), &url).await.is_err());
+}
+
+/// The value of a sample without labels, if present.
+fn gauge(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_config_changes_apply_without_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alice = bcrypt::hash("alice-pw", 4).expect("hash");
+    let bob = bcrypt::hash("bob-pw", 4).expect("hash");
+    let exporter = start(
+        dir.path(),
+        &format!("basic_auth_users:\n  alice: '{alice}'\n"),
+        &[],
+    );
+    let web = dir.path().join("web.yml");
+    let client = reqwest::Client::new();
+    let status = |user: &'static str, password: &'static str| {
+        let request = client
+            .get(exporter.url("/-/healthy"))
+            .basic_auth(user, Some(password));
+        async move { request.send().await.expect("request").status().as_u16() }
+    };
+    let scrape = || {
+        let request = client
+            .get(exporter.url("/metrics"))
+            .basic_auth("alice", Some("alice-pw"));
+        async move {
+            request
+                .send()
+                .await
+                .expect("scrape")
+                .text()
+                .await
+                .expect("body")
+        }
+    };
+    assert_eq!(status("alice", "alice-pw").await, 200);
+    assert_eq!(status("bob", "bob-pw").await, 401);
+    let metrics = scrape().await;
+    assert_eq!(
+        gauge(&metrics, "patchlag_web_config_last_reload_successful"),
+        Some(1.0)
+    );
+    assert!(gauge(
+        &metrics,
+        "patchlag_web_config_last_reload_success_timestamp_seconds"
+    )
+    .is_some_and(|t| t > 1.7e9));
+    if let Some(complaints) = promtool_check_metrics(&metrics) {
+        assert_eq!(complaints, "", "promtool check metrics");
+    }
+
+    // A user and a header added: the next request sees them.
+    let rewrite = |text: String| {
+        let tmp = dir.path().join("web.yml.tmp");
+        std::fs::write(&tmp, text).expect("write");
+        std::fs::rename(&tmp, &web).expect("rename");
+    };
+    rewrite(format!(
+        "basic_auth_users:\n  alice: '{alice}'\n  bob: '{bob}'\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+    ));
+    assert_eq!(status("bob", "bob-pw").await, 200);
+    let framed = client
+        .get(exporter.url("/"))
+        .basic_auth("bob", Some("bob-pw"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(framed.headers()["x-frame-options"], "deny");
+
+    // A change that does not validate keeps the previous settings, is logged once, and shows
+    // in the metric.
+    rewrite(format!(
+        "basic_auth_users:\n  alice: '{alice}'\n  bob: not-a-hash\n"
+    ));
+    for _ in 0..3 {
+        assert_eq!(status("bob", "bob-pw").await, 200);
+    }
+    let metrics = scrape().await;
+    assert_eq!(
+        gauge(&metrics, "patchlag_web_config_last_reload_successful"),
+        Some(0.0)
+    );
+    let failures: Vec<String> = exporter
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains("web configuration reload failed"))
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].contains("basic_auth_users.bob: not a bcrypt hash"),
+        "{failures:?}"
+    );
+    assert!(
+        !failures[0].contains("not-a-hash"),
+        "the value is never shown"
+    );
+
+    // Fixed: bob is gone, as the file says.
+    rewrite(format!("basic_auth_users:\n  alice: '{alice}'\n"));
+    assert_eq!(status("bob", "bob-pw").await, 401);
+    assert_eq!(
+        gauge(
+            &scrape().await,
+            "patchlag_web_config_last_reload_successful"
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_answers_429_on_every_path_beyond_the_burst() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = start(
+        dir.path(),
+        "rate_limit:\n  interval: 1h\n  burst: 3\nhttp_server_config:\n  headers:\n    X-Content-Type-Options: nosniff\n",
+        &[],
+    );
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        let request = client.get(exporter.url(path));
+        async move { request.send().await.expect("request") }
+    };
+    assert_eq!(get("/metrics").await.status().as_u16(), 200);
+    assert_eq!(get("/-/healthy").await.status().as_u16(), 200);
+    assert_eq!(get("/no-such-page").await.status().as_u16(), 404);
+    for path in [
+        "/metrics",
+        "/-/healthy",
+        "/",
+        "/api/v1/status",
+        "/no-such-page",
+    ] {
+        let refused = get(path).await;
+        assert_eq!(refused.status().as_u16(), 429, "{path}");
+        assert_eq!(refused.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(refused.text().await.expect("body"), "Too Many Requests\n");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_web_config_there_are_no_web_config_metrics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = exporter_config(dir.path());
+    let db = dir.path().join("patchlag.db");
+    let exporter = Exporter::start(&[
+        "--config.file",
+        config.to_str().expect("path"),
+        "--storage.path",
+        db.to_str().expect("path"),
+    ]);
+    let metrics = exporter.scrape().await;
+    assert!(metrics.contains("patchlag_config_last_reload_successful 1"));
+    assert!(!metrics.contains("patchlag_web_config"), "{metrics}");
 }
 
 /// Runs the binary to completion; returns its exit code and stderr.

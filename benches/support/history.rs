@@ -339,3 +339,29 @@ pub fn write_years(dir: &Path, now: i64, years: i32) -> std::io::Result<Fixtures
         releases_bytes: releases.len(),
     })
 }
+
+/// A CVRF month document of about `bytes` bytes: the captured July 2025 document's
+/// vulnerabilities (tests/fixtures/msrc/cvrf-2025-Jul.json), repeated under new CVE ids until
+/// the answer is that large. Real documents run to 11 MB; most of a document is vulnerabilities.
+pub fn large_msrc_document(bytes: usize) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/msrc/cvrf-2025-Jul.json");
+    let text = std::fs::read_to_string(path).expect("the captured July 2025 document");
+    let mut doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let captured = doc["Vulnerability"]
+        .as_array()
+        .cloned()
+        .expect("vulnerabilities");
+    let template_size = text.len();
+    let mut vulnerabilities = Vec::new();
+    let mut size = template_size;
+    let mut n = 0usize;
+    while size < bytes {
+        let mut v = captured[n % captured.len()].clone();
+        v["CVE"] = serde_json::Value::from(format!("CVE-2099-{n:06}"));
+        size += serde_json::to_string(&v).map_or(0, |s| s.len() + 1);
+        vulnerabilities.push(v);
+        n += 1;
+    }
+    doc["Vulnerability"] = serde_json::Value::Array(vulnerabilities);
+    serde_json::to_vec(&doc).expect("json")
+}

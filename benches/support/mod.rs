@@ -60,6 +60,7 @@ pub fn history(dir: &std::path::Path, years: i32) -> History {
                 at: now,
                 duration: 0.1,
                 records: &parsed.records,
+                derived: &parsed.derived,
                 state: None,
             })
             .expect("stored");

@@ -37,12 +37,20 @@ pub struct Fetcher {
     /// The source's name, for log lines.
     name: String,
     url: String,
+    /// `None` when every URL of the source is a file.
     client: Option<reqwest::Client>,
     timeout: Duration,
     max_body_bytes: u64,
     /// `http_resource` needs the body only to digest it: when the answer carries a validator
     /// (`ETag`, `Last-Modified`, a file's mtime), the body is not read, so a content file larger
     /// than `max_body_bytes` can still be watched.
+    validators_suffice: bool,
+}
+
+/// What one fetch reads.
+struct Target<'a> {
+    url: &'a str,
+    /// See `Fetcher::validators_suffice`.
     validators_suffice: bool,
 }
 
@@ -72,7 +80,7 @@ impl Fetcher {
     /// Builds the HTTP client of a source. Fails only on settings that are already validated
     /// (a CA file that became unreadable, say), with a message for the operator.
     pub fn new(source: &SourceConfig) -> Result<Fetcher, String> {
-        let client = if source.url.starts_with("file://") {
+        let client = if source.urls().iter().all(|u| u.starts_with("file://")) {
             None
         } else {
             let mut headers = HeaderMap::new();
@@ -125,33 +133,69 @@ impl Fetcher {
     /// conditional-request validators. A failure's `retry_after` is the server's wish for the
     /// next poll.
     pub async fn fetch(&self, extra_headers: &[(String, String)]) -> Result<Fetched, PollError> {
-        match &self.client {
+        self.fetch_from(&self.url, extra_headers, self.validators_suffice)
+            .await
+    }
+
+    /// Fetches another URL of the source (a document its answer points to), with the same
+    /// client and limits; the body is always read.
+    pub async fn fetch_url(
+        &self,
+        url: &str,
+        extra_headers: &[(String, String)],
+    ) -> Result<Fetched, PollError> {
+        self.fetch_from(url, extra_headers, false).await
+    }
+
+    async fn fetch_from(
+        &self,
+        url: &str,
+        extra_headers: &[(String, String)],
+        validators_suffice: bool,
+    ) -> Result<Fetched, PollError> {
+        let target = Target {
+            url,
+            validators_suffice,
+        };
+        if url.starts_with("file://") {
             // A local file is not retried: what fails now fails the same way a second later.
-            None => match tokio::time::timeout(self.timeout, self.fetch_file()).await {
+            return match tokio::time::timeout(self.timeout, self.fetch_file(&target)).await {
                 Ok(result) => result,
                 Err(_) => Err(timed_out(self.timeout)),
-            },
-            Some(client) => self.fetch_with_retries(client, extra_headers).await,
+            };
+        }
+        match &self.client {
+            Some(client) => {
+                self.fetch_with_retries(client, &target, extra_headers)
+                    .await
+            }
+            None => Err(PollError::new(
+                Reason::Other,
+                "no HTTP client for this source's file URLs",
+            )),
         }
     }
 
     async fn fetch_with_retries(
         &self,
         client: &reqwest::Client,
+        target: &Target<'_>,
         extra_headers: &[(String, String)],
     ) -> Result<Fetched, PollError> {
         let deadline = Instant::now() + self.timeout * (MAX_RETRIES + 1);
         let mut attempt = 1;
         loop {
             // The client enforces the timeout too; this one also bounds what it does not see.
-            let failure =
-                match tokio::time::timeout(self.timeout, self.fetch_http(client, extra_headers))
-                    .await
-                {
-                    Ok(Ok(fetched)) => return Ok(fetched),
-                    Ok(Err(failure)) => failure,
-                    Err(_) => AttemptError::transient(timed_out(self.timeout)),
-                };
+            let failure = match tokio::time::timeout(
+                self.timeout,
+                self.fetch_http(client, target, extra_headers),
+            )
+            .await
+            {
+                Ok(Ok(fetched)) => return Ok(fetched),
+                Ok(Err(failure)) => failure,
+                Err(_) => AttemptError::transient(timed_out(self.timeout)),
+            };
             let wait = failure
                 .error
                 .retry_after
@@ -177,8 +221,8 @@ impl Fetcher {
         }
     }
 
-    async fn fetch_file(&self) -> Result<Fetched, PollError> {
-        let path = url::Url::parse(&self.url)
+    async fn fetch_file(&self, target: &Target<'_>) -> Result<Fetched, PollError> {
+        let path = url::Url::parse(target.url)
             .ok()
             .and_then(|u| u.to_file_path().ok())
             .ok_or_else(|| PollError::new(Reason::Other, "invalid file URL"))?;
@@ -199,7 +243,7 @@ impl Fetcher {
                 .format("%a, %d %b %Y %H:%M:%S GMT")
                 .to_string()
         });
-        if self.validators_suffice && last_modified.is_some() {
+        if target.validators_suffice && last_modified.is_some() {
             return Ok(Fetched {
                 last_modified,
                 ..Fetched::default()
@@ -232,9 +276,10 @@ impl Fetcher {
     async fn fetch_http(
         &self,
         client: &reqwest::Client,
+        target: &Target<'_>,
         extra_headers: &[(String, String)],
     ) -> Result<Fetched, AttemptError> {
-        let mut request = client.get(&self.url);
+        let mut request = client.get(target.url);
         for (k, v) in extra_headers {
             request = request.header(k.as_str(), v.as_str());
         }
@@ -277,7 +322,7 @@ impl Fetcher {
                 transient: status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS,
             });
         }
-        if self.validators_suffice && (etag.is_some() || last_modified.is_some()) {
+        if target.validators_suffice && (etag.is_some() || last_modified.is_some()) {
             return Ok(Fetched {
                 body: Vec::new(),
                 not_modified: false,

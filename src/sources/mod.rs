@@ -36,13 +36,42 @@ pub struct Record {
 /// What one successful poll produced.
 #[derive(Debug, Default)]
 pub struct Parsed {
+    /// The records of the answer, what `patchlag_source_records` counts.
     pub records: Vec<Record>,
+    /// Records found in further documents (MSRC's out-of-band security updates): stored like
+    /// `records`, not counted.
+    pub derived: Vec<Record>,
     /// One message per malformed entry that was skipped.
     pub skipped: Vec<String>,
     /// Entries deliberately left out (pre-release documents, unmapped tiers, non-matching titles).
     pub excluded: usize,
     /// Kind-specific state to keep for the next poll (e.g. validators for conditional requests).
     pub state: Option<String>,
+    /// Further answers this poll must read before it is complete.
+    pub follow_up: Option<Box<dyn FollowUp>>,
+}
+
+/// A further request of a poll, beside the source's own URL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub url: String,
+    /// Extra request headers (conditional-request validators).
+    pub headers: Vec<(String, String)>,
+    /// What is requested, for messages ("document 2025-Jul").
+    pub label: String,
+}
+
+/// Further answers one poll needs after its first, such as the month documents the MSRC index
+/// points to. The poller fetches each request in turn, with the source's limits, and hands the
+/// answer back; any failure fails the whole poll, so nothing of it is stored. Reading is CPU
+/// work, run off the threads that serve HTTP.
+pub trait FollowUp: Send + fmt::Debug {
+    /// The next request, or `None` when every answer is read.
+    fn next_request(&mut self) -> Option<Request>;
+    /// Reads the answer to the request `next_request` returned last.
+    fn read(&mut self, fetched: Fetched) -> Result<(), PollError>;
+    /// Adds what the answers said to the poll's result.
+    fn finish(self: Box<Self>, parsed: &mut Parsed);
 }
 
 /// The answer of one fetch.
@@ -133,6 +162,12 @@ impl PollError {
     pub fn parse(message: impl Into<String>) -> PollError {
         PollError::new(Reason::Parse, message)
     }
+
+    /// The same error, saying what it is about: "document 2025-Jul: HTTP status 503".
+    pub fn about(mut self, what: &str) -> PollError {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
 }
 
 impl fmt::Display for PollError {
@@ -198,4 +233,12 @@ pub fn clean_covers<I: IntoIterator<Item = String>>(values: I) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    /// A file of the source tree, for tests that read fixtures.
+    pub fn repo_file(path: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+    }
 }
