@@ -11,10 +11,10 @@ use std::hint::black_box;
 
 use chrono::NaiveTime;
 use criterion::{criterion_group, Criterion, Throughput};
-use patchlag_exporter::config::{
-    MsrcConfig, DEFAULT_MSRC_EXCLUDE_TITLE, DEFAULT_MSRC_INCLUDE_TITLE, DEFAULT_MSRC_TIMEZONE,
+use patchlag_exporter::sources::msrc::{
+    out_of_band_days, Msrc, MsrcConfig, DEFAULT_MSRC_EXCLUDE_TITLE, DEFAULT_MSRC_INCLUDE_TITLE,
+    DEFAULT_MSRC_TIMEZONE,
 };
-use patchlag_exporter::sources::msrc::{out_of_band_days, Msrc};
 use patchlag_exporter::sources::{Fetched, ParseContext, SourceKind};
 use patchlag_exporter::timeparse::zone;
 

@@ -45,11 +45,12 @@ fn render(c: &mut Criterion) {
             plain.insert(header::ACCEPT, HeaderValue::from_static("text/plain"));
             let mut gzip = plain.clone();
             gzip.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+            let cache = exposition::Cache::default();
             group.bench_function("cached plain, 10 years", |b| {
-                b.iter(|| exposition::response(&snapshot, now, reload, &plain))
+                b.iter(|| exposition::response(&cache, &snapshot, now, reload, &plain))
             });
             group.bench_function("cached gzip, 10 years", |b| {
-                b.iter(|| exposition::response(&snapshot, now, reload, &gzip))
+                b.iter(|| exposition::response(&cache, &snapshot, now, reload, &gzip))
             });
         }
     }

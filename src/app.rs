@@ -1,9 +1,12 @@
 //! The running exporter's shared state: configuration, store, snapshot, readiness, reloads.
 //!
 //! Concurrency model: one poller task per source writes to the store (one transaction per
-//! poll) and then rebuilds the snapshot; HTTP handlers only clone an `Arc` of the current
-//! snapshot. Snapshot rebuilds are serialized so that a slow rebuild cannot overwrite a newer
-//! one; reloads are serialized so that two concurrent reloads cannot interleave.
+//! poll) and says so on a channel; one task of the app takes what arrived, rebuilds the
+//! snapshot once for the whole batch, publishes it, and only then counts those sources as
+//! polled for `/-/ready` (so that, once ready, what `/metrics` shows includes their polls).
+//! HTTP handlers only clone an `Arc` of the current snapshot. Snapshot rebuilds are serialized
+//! so that a slow rebuild cannot overwrite a newer one; reloads are serialized so that two
+//! concurrent reloads cannot interleave.
 //!
 //! A reload validates the whole file before anything changes, then swaps the configuration in
 //! one step. Pollers are reconciled by source: a removed source's poller stops, an added one
@@ -14,31 +17,20 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, ConfigError, Role, SourceConfig};
+use crate::clock::Clock;
+use crate::config::{Config, SourceConfig};
 use crate::metrics::ReloadStatus;
+use crate::poller::{self, Poller};
 use crate::snapshot::Snapshot;
+use crate::sources::Role;
 use crate::store::Store;
-
-/// Where "now" comes from. Every age, deadline and breach depends on it.
-#[derive(Debug, Clone, Copy)]
-pub enum Clock {
-    System,
-    /// A frozen instant (Unix seconds), for reproducible output.
-    Fixed(i64),
-}
-
-impl Clock {
-    pub fn now(&self) -> i64 {
-        match self {
-            Clock::System => chrono::Utc::now().timestamp(),
-            Clock::Fixed(t) => *t,
-        }
-    }
-}
+use crate::yaml::{self, ConfigError};
 
 /// SHA-256 of a configuration file's bytes.
 pub type Checksum = [u8; 32];
@@ -52,7 +44,7 @@ pub struct LoadedConfig {
 impl LoadedConfig {
     /// Reads the file once, so the checksum is that of exactly the text validated.
     pub fn read(path: &Path) -> Result<LoadedConfig, ConfigError> {
-        let text = read_config_text(path)?;
+        let text = yaml::read(path, "configuration")?;
         LoadedConfig::parse(path, &text)
     }
 
@@ -68,22 +60,12 @@ impl LoadedConfig {
         path: &Path,
         running: &Checksum,
     ) -> Result<Option<LoadedConfig>, ConfigError> {
-        let text = read_config_text(path)?;
+        let text = yaml::read(path, "configuration")?;
         if checksum(text.as_bytes()) == *running {
             return Ok(None);
         }
         LoadedConfig::parse(path, &text).map(Some)
     }
-}
-
-fn read_config_text(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.to_path_buf(),
-        line: None,
-        column: None,
-        key: String::new(),
-        message: format!("cannot read configuration: {e}"),
-    })
 }
 
 fn checksum(bytes: &[u8]) -> Checksum {
@@ -121,7 +103,7 @@ impl PollerKey {
     }
 }
 
-struct Poller {
+struct RunningPoller {
     key: PollerKey,
     handle: JoinHandle<()>,
 }
@@ -138,9 +120,15 @@ pub struct App {
     reload_lock: tokio::sync::Mutex<()>,
     refresh_lock: tokio::sync::Mutex<()>,
     /// By source name.
-    pollers: Mutex<BTreeMap<String, Poller>>,
+    pollers: Mutex<BTreeMap<String, RunningPoller>>,
+    /// Where pollers say a poll is done; the app's publishing task takes it at start.
+    polls_done: UnboundedSender<String>,
+    polls_to_publish: Mutex<Option<UnboundedReceiver<String>>>,
+    publisher: Mutex<Option<JoinHandle<()>>>,
     /// Sources whose first poll (success or failure) has completed since start.
     polled: Mutex<HashSet<String>>,
+    /// Snapshots published so far.
+    generation: AtomicU64,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -159,14 +147,16 @@ impl App {
         clock: Clock,
     ) -> Result<Arc<App>, String> {
         let config = Arc::new(loaded.config);
-        let snapshot = Arc::new(Snapshot::load(config.clone(), &store).map_err(|e| e.to_string())?);
+        let mut snapshot = Snapshot::load(config.clone(), &store).map_err(|e| e.to_string())?;
+        snapshot.generation = 1;
+        let (polls_done, polls_to_publish) = mpsc::unbounded_channel();
         Ok(Arc::new(App {
             store: Arc::new(store),
             clock,
             config_path,
             config: RwLock::new(config),
             checksum: Mutex::new(loaded.checksum),
-            snapshot: RwLock::new(snapshot),
+            snapshot: RwLock::new(Arc::new(snapshot)),
             // Loading the configuration at start counts as the first successful reload.
             reload_status: Mutex::new(ReloadStatus {
                 successful: true,
@@ -175,7 +165,11 @@ impl App {
             reload_lock: tokio::sync::Mutex::new(()),
             refresh_lock: tokio::sync::Mutex::new(()),
             pollers: Mutex::new(BTreeMap::new()),
+            polls_done,
+            polls_to_publish: Mutex::new(Some(polls_to_publish)),
+            publisher: Mutex::new(None),
             polled: Mutex::new(HashSet::new()),
+            generation: AtomicU64::new(1),
         }))
     }
 
@@ -191,8 +185,17 @@ impl App {
         *self.reload_status.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts one poller per configured source.
+    /// Starts one poller per configured source, and the task that publishes their polls.
     pub fn start_pollers(self: &Arc<Self>) {
+        let polls = self
+            .polls_to_publish
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(polls) = polls {
+            let publisher = tokio::spawn(self.clone().publish_polls(polls));
+            *self.publisher.lock().unwrap_or_else(|p| p.into_inner()) = Some(publisher);
+        }
         self.sync_pollers(&self.config());
     }
 
@@ -200,6 +203,31 @@ impl App {
         let mut pollers = self.pollers.lock().unwrap_or_else(|p| p.into_inner());
         for (_, poller) in std::mem::take(&mut *pollers) {
             poller.handle.abort();
+        }
+        if let Some(publisher) = self
+            .publisher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            publisher.abort();
+        }
+    }
+
+    /// For each batch of finished polls (those that arrived while the last batch was being
+    /// published), one new snapshot; then the sources count as polled.
+    async fn publish_polls(self: Arc<Self>, mut polls: UnboundedReceiver<String>) {
+        while let Some(first) = polls.recv().await {
+            let mut batch = vec![first];
+            while let Ok(next) = polls.try_recv() {
+                batch.push(next);
+            }
+            if let Err(e) = self.refresh().await {
+                tracing::error!(error = %e, "cannot refresh the snapshot");
+            }
+            for source in &batch {
+                self.mark_polled(source);
+            }
         }
     }
 
@@ -230,14 +258,16 @@ impl App {
             if !changes.restarted.contains(&source.name) {
                 changes.added.push(source.name.clone());
             }
-            let handle = tokio::spawn(crate::poller::run(
-                self.clone(),
-                config.clone(),
-                source.name.clone(),
-            ));
+            let handle = tokio::spawn(poller::run(Poller::new(
+                self.store.clone(),
+                self.clock,
+                config,
+                source,
+                self.polls_done.clone(),
+            )));
             pollers.insert(
                 source.name.clone(),
-                Poller {
+                RunningPoller {
                     key: PollerKey::of(config, source),
                     handle,
                 },
@@ -251,7 +281,7 @@ impl App {
         changes
     }
 
-    pub fn mark_polled(&self, source: &str) {
+    fn mark_polled(&self, source: &str) {
         self.polled
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -274,10 +304,11 @@ impl App {
         let _guard = self.refresh_lock.lock().await;
         let store = self.store.clone();
         let config = self.config();
-        let snapshot = tokio::task::spawn_blocking(move || Snapshot::load(config, &store))
+        let mut snapshot = tokio::task::spawn_blocking(move || Snapshot::load(config, &store))
             .await
             .map_err(|e| format!("store read task failed: {e}"))?
             .map_err(|e| e.to_string())?;
+        snapshot.generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         write(&self.snapshot, Arc::new(snapshot));
         crate::memory::release_free_memory();
         Ok(())

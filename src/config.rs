@@ -4,23 +4,30 @@
 //! exactly (unknown keys rejected, every scalar that needs checking wrapped in `Spanned` so it
 //! keeps its line and column); `validate` then turns them into the typed `Config` the rest of
 //! the program uses. Every error, from either step, names the file, the line and column and the
-//! dotted key, on one line.
+//! dotted key, on one line (`yaml::ConfigError`).
+//!
+//! A source's own settings belong to its kind (`sources::KINDS`): each kind's entry says which
+//! keys it takes and with which type, and its `configure` checks them; this file knows only the
+//! settings every source takes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveTime, TimeZone as _, Utc};
-use jiff::tz::TimeZone;
-use regex::Regex;
-use scraper::Selector;
+use chrono::{NaiveDate, TimeZone as _, Utc};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
-use serde_json_path::JsonPath;
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 
 use crate::duration::parse_duration;
-use crate::timeparse::{self, TimeFormat};
+use crate::sources::fetch::{Endpoint, TlsConfig};
+use crate::sources::settings::{
+    check_url, setting_type, Setting, SettingType, Settings, RELEASE_KEYS,
+};
+use crate::sources::{self, Kind, Role, SourceKind};
+use crate::yaml::{self, location, ConfigError};
 
 pub const DEFAULT_CONFIG_FILE: &str = "patchlag.yml";
 pub const DEFAULT_STORAGE_PATH: &str = "patchlag.db";
@@ -36,77 +43,6 @@ pub const DEFAULT_AT_RISK_RATIO: f64 = 0.75;
 pub const DEFAULT_LATENCY_BUCKETS: [f64; 10] = [
     3600.0, 7200.0, 14400.0, 28800.0, 43200.0, 86400.0, 129600.0, 172800.0, 259200.0, 604800.0,
 ];
-/// The zone of record times without an offset.
-pub const DEFAULT_TIMEZONE: &str = "UTC";
-/// Microsoft's release days are Pacific calendar days.
-pub const DEFAULT_MSRC_TIMEZONE: &str = "America/Los_Angeles";
-/// Microsoft publishes security updates at 10:00 Pacific time.
-pub const DEFAULT_MSRC_RELEASE_TIME: &str = "10:00";
-/// Pre-release documents are titled "... Early Security Updates" or "... Early Security Release".
-pub const DEFAULT_MSRC_EXCLUDE_TITLE: &str = r"(?i)\bearly\b";
-/// Only security releases are bulletins: the index also lists "Mariner Release Notes" documents
-/// with monthly-looking ids (`1999-Sep` … `2015-Sep`).
-pub const DEFAULT_MSRC_INCLUDE_TITLE: &str = r"(?i)\bsecurity\b";
-/// Out-of-band security updates are added to the running month's document: read by default.
-pub const DEFAULT_MSRC_OUT_OF_BAND: bool = true;
-/// The placeholder of `documents_url` that stands for a document's id.
-pub const DOCUMENT_ID_PLACEHOLDER: &str = "{id}";
-/// Default `covers_regex` for HTML sources: words shaped like bulletin ids (2026-Nov, 2017-May-B,
-/// Oct-OOB, MS17-010, KB5031234, CVE-2024-21412).
-pub const DEFAULT_COVERS_REGEX: &str = r"\b((?:\d{4}-[A-Z][a-z]{2}(?:-[A-Z0-9]+)?)|(?:[A-Z][a-z]{2}-OOB)|(?:MS\d{2}-\d{3})|(?:KB\d{6,8})|(?:CVE-\d{4}-\d{4,7}))\b";
-
-/// Filter selectors (`[?...]`) allowed in one JSONPath. The JSONPath parser's time doubles with
-/// each filter nested in another, so a path with a few dozen would stall validation,
-/// `--config.check` and reloads for minutes; real paths need one or two.
-pub const MAX_JSONPATH_FILTERS: usize = 8;
-
-/// A configuration error, always rendered on one line: `file:line:column: key: message`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    pub key: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", escape_controls(&self.file.display().to_string()))?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(column) = self.column {
-                write!(f, ":{column}")?;
-            }
-        }
-        if self.key.is_empty() {
-            write!(f, ": {}", escape_controls(&self.message))
-        } else {
-            write!(
-                f,
-                ": {}: {}",
-                escape_controls(&self.key),
-                escape_controls(&self.message)
-            )
-        }
-    }
-}
-
-/// `text` with control characters escaped: a key may be any YAML string, newlines included, and
-/// the error must stay on one line.
-fn escape_controls(text: &str) -> String {
-    text.chars()
-        .fold(String::with_capacity(text.len()), |mut out, c| {
-            if c.is_control() {
-                out.extend(c.escape_default());
-            } else {
-                out.push(c);
-            }
-            out
-        })
-}
-
-impl std::error::Error for ConfigError {}
 
 // ---------------------------------------------------------------------------------------------
 // The typed configuration
@@ -142,21 +78,8 @@ pub struct TierConfig {
     pub since: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Bulletins,
-    Releases,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Bulletins => "bulletins",
-            Role::Releases => "releases",
-        }
-    }
-}
-
+/// A source: the settings every source takes, and its kind's parser, which holds the kind's
+/// own settings. `Debug` shows them all.
 #[derive(Debug, Clone)]
 pub struct SourceConfig {
     pub name: String,
@@ -168,216 +91,36 @@ pub struct SourceConfig {
     pub headers: Vec<(String, String)>,
     pub proxy_url: Option<String>,
     pub tls: TlsConfig,
-    pub kind: KindConfig,
+    pub kind: &'static Kind,
+    pub parser: Arc<dyn SourceKind>,
 }
 
 impl SourceConfig {
     pub fn kind_name(&self) -> &'static str {
-        self.kind.name()
+        self.kind.name
     }
 
-    /// Every URL this source reads: its `url`, and for `msrc` the template of its documents.
-    pub fn urls(&self) -> Vec<&str> {
-        let mut urls = vec![self.url.as_str()];
-        if let KindConfig::Msrc(MsrcConfig {
-            out_of_band: Some(oob),
-            ..
-        }) = &self.kind
-        {
-            urls.push(&oob.documents_url);
+    /// Where and how the fetcher reads this source.
+    pub fn endpoint(&self) -> Endpoint<'_> {
+        Endpoint {
+            name: &self.name,
+            url: &self.url,
+            timeout: self.timeout,
+            max_body_bytes: self.max_body_bytes,
+            headers: &self.headers,
+            proxy_url: self.proxy_url.as_deref(),
+            tls: &self.tls,
         }
-        urls
     }
 
     /// Whether a record of this (release) source can belong to `tier`.
     pub fn may_release_tier(&self, tier: &str) -> bool {
-        if self.role != Role::Releases {
-            return false;
-        }
-        match self.kind.tiering() {
-            Some(t) => t.may_yield(tier),
-            // http_resource and others without explicit tiering: handled by their `tiers`.
-            None => false,
-        }
+        self.role == Role::Releases
+            && self
+                .parser
+                .tiering()
+                .is_some_and(|tiering| tiering.may_yield(tier))
     }
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TlsConfig {
-    pub ca_file: Option<PathBuf>,
-    pub insecure_skip_verify: bool,
-}
-
-#[derive(Debug, Clone)]
-pub enum KindConfig {
-    Msrc(MsrcConfig),
-    Json(JsonConfig),
-    Csv(CsvConfig),
-    Feed(FeedConfig),
-    Html(HtmlConfig),
-    HttpResource(HttpResourceConfig),
-}
-
-impl KindConfig {
-    pub fn name(&self) -> &'static str {
-        match self {
-            KindConfig::Msrc(_) => "msrc",
-            KindConfig::Json(_) => "json",
-            KindConfig::Csv(_) => "csv",
-            KindConfig::Feed(_) => "feed",
-            KindConfig::Html(_) => "html",
-            KindConfig::HttpResource(_) => "http_resource",
-        }
-    }
-
-    pub fn tiering(&self) -> Option<&Tiering> {
-        match self {
-            KindConfig::Msrc(_) => None,
-            KindConfig::Json(c) => c.tiering.as_ref(),
-            KindConfig::Csv(c) => c.tiering.as_ref(),
-            KindConfig::Feed(c) => c.tiering.as_ref(),
-            KindConfig::Html(c) => c.tiering.as_ref(),
-            KindConfig::HttpResource(c) => Some(&c.tiering),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct MsrcConfig {
-    pub timezone: TimeZone,
-    pub release_time: NaiveTime,
-    pub include_title: Regex,
-    pub exclude_title: Regex,
-    /// `None` when out-of-band detection is off.
-    pub out_of_band: Option<OutOfBandConfig>,
-}
-
-/// Reading the month documents for out-of-band security updates.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutOfBandConfig {
-    /// A URL with `{id}` where the document's id goes.
-    pub documents_url: String,
-    /// On the first poll, the documents of bulletins published within this window are read
-    /// (`metrics.series_window`: the bulletins a user sees series for).
-    pub first_read_window: Duration,
-}
-
-impl OutOfBandConfig {
-    /// The URL of document `id`, or `None` for an id that cannot be part of a URL path as it is
-    /// (real ids are letters, digits and dashes; anything else is not fetched).
-    pub fn document_url(&self, id: &str) -> Option<String> {
-        let tame = !id.is_empty()
-            && id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-            && !id.starts_with('.');
-        tame.then(|| self.documents_url.replace(DOCUMENT_ID_PLACEHOLDER, id))
-    }
-}
-
-/// How a release record finds its tiers.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Tiering {
-    /// Every record belongs to these tiers.
-    Fixed(Vec<String>),
-    /// A value extracted from the record (JSONPath, column, selector), optionally mapped; without a
-    /// map the value itself must be a tier name.
-    Extracted {
-        map: Option<BTreeMap<String, String>>,
-    },
-    /// Feeds: a record belongs to every tier whose regex matches its title.
-    FromTitle(Vec<(String, RegexEq)>),
-}
-
-impl Tiering {
-    pub fn may_yield(&self, tier: &str) -> bool {
-        match self {
-            Tiering::Fixed(tiers) => tiers.iter().any(|t| t == tier),
-            Tiering::Extracted { map: Some(map) } => map.values().any(|t| t == tier),
-            Tiering::Extracted { map: None } => true,
-            Tiering::FromTitle(list) => list.iter().any(|(t, _)| t == tier),
-        }
-    }
-
-    /// Maps an extracted value to a tier: through the map when there is one (unknown values
-    /// yield `None`), else the value itself.
-    pub fn map_value(&self, value: &str) -> Option<String> {
-        match self {
-            Tiering::Extracted { map: Some(map) } => map.get(value.trim()).cloned(),
-            Tiering::Extracted { map: None } => Some(value.trim().to_string()),
-            _ => None,
-        }
-    }
-}
-
-/// A regex that compares by its source text, so configurations can be compared.
-#[derive(Debug, Clone)]
-pub struct RegexEq(pub Regex);
-
-impl PartialEq for RegexEq {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.as_str() == other.0.as_str()
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct RecordTime {
-    pub format: TimeFormat,
-    pub timezone: TimeZone,
-}
-
-#[derive(Debug, Clone)]
-pub struct JsonConfig {
-    pub items: JsonPath,
-    pub id: JsonPath,
-    pub published: JsonPath,
-    pub title: Option<JsonPath>,
-    pub tier: Option<JsonPath>,
-    pub covers: Option<JsonPath>,
-    pub time: RecordTime,
-    /// `None` for bulletin sources.
-    pub tiering: Option<Tiering>,
-}
-
-#[derive(Debug, Clone)]
-pub struct CsvConfig {
-    pub id: String,
-    pub published: String,
-    pub title: Option<String>,
-    pub tier: Option<String>,
-    pub covers: Option<String>,
-    pub time: RecordTime,
-    pub tiering: Option<Tiering>,
-}
-
-#[derive(Debug, Clone)]
-pub struct FeedConfig {
-    pub title_match: Option<Regex>,
-    pub time: RecordTime,
-    pub tiering: Option<Tiering>,
-}
-
-/// CSS selectors are compiled here, so `--config.check` rejects a bad one with its position.
-/// All but `rows` are relative to a row (`:scope` is the row itself).
-#[derive(Debug, Clone)]
-pub struct HtmlConfig {
-    pub rows: Selector,
-    pub id: Selector,
-    pub published: Selector,
-    pub title: Option<Selector>,
-    pub tier: Option<Selector>,
-    pub covers: Option<Selector>,
-    pub id_regex: Option<Regex>,
-    pub published_regex: Option<Regex>,
-    pub tier_regex: Option<Regex>,
-    pub covers_regex: Regex,
-    pub time: RecordTime,
-    pub tiering: Option<Tiering>,
-}
-
-#[derive(Debug, Clone)]
-pub struct HttpResourceConfig {
-    pub tiering: Tiering,
 }
 
 impl Config {
@@ -399,21 +142,20 @@ impl Config {
 
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            column: None,
-            key: String::new(),
-            message: format!("cannot read configuration: {e}"),
-        })?;
-        Config::parse(path, &text)
+        Config::parse(path, &yaml::read(path, "configuration")?)
     }
 
     /// Parses and validates configuration text; `path` is only used in messages and to resolve
     /// nothing else (relative paths stay relative to the working directory, as in Prometheus).
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let raw = parse_raw(path, text)?;
-        Validator { file: path }.validate(raw)
+        if text.trim().is_empty() {
+            return Err(ConfigError::file(
+                path,
+                "configuration is empty: it needs at least `tiers` and `sources`",
+            ));
+        }
+        let raw: RawConfig = yaml::parse(path, text)?;
+        Validator { file: path, text }.validate(raw)
     }
 }
 
@@ -480,113 +222,6 @@ struct RawTls {
     insecure_skip_verify: bool,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSource {
-    role: S<String>,
-    kind: S<String>,
-    url: S<String>,
-    interval: Option<S<String>>,
-    timeout: Option<S<String>>,
-    max_body_bytes: Option<S<u64>>,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    proxy_url: Option<S<String>>,
-    tls: Option<RawTls>,
-    // msrc
-    include_title: Option<S<String>>,
-    exclude_title: Option<S<String>>,
-    release_time: Option<S<String>>,
-    out_of_band: Option<S<bool>>,
-    documents_url: Option<S<String>>,
-    // record mapping (json, csv, html)
-    items: Option<S<String>>,
-    rows: Option<S<String>>,
-    id: Option<S<String>>,
-    published: Option<S<String>>,
-    title: Option<S<String>>,
-    time_format: Option<S<String>>,
-    timezone: Option<S<String>>,
-    tier: Option<S<String>>,
-    tier_map: Option<S<BTreeMap<String, String>>>,
-    tiers: Option<S<Vec<String>>>,
-    covers: Option<S<String>>,
-    // html
-    id_regex: Option<S<String>>,
-    published_regex: Option<S<String>>,
-    tier_regex: Option<S<String>>,
-    covers_regex: Option<S<String>>,
-    // feed
-    title_match: Option<S<String>>,
-    tier_from_title: Option<S<BTreeMap<String, String>>>,
-}
-
-fn parse_raw(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
-    if text.trim().is_empty() {
-        return Err(ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            column: None,
-            key: String::new(),
-            message: "configuration is empty: it needs at least `tiers` and `sources`".into(),
-        });
-    }
-    parse_yaml(path, text)
-}
-
-/// Deserializes YAML into `T`; errors name the file, line, column and dotted key, on one line.
-/// Shared with the web configuration file.
-pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    text: &str,
-) -> Result<T, ConfigError> {
-    let mut failing_path = String::new();
-    let options = serde_saphyr::options! { with_snippet: false };
-    let result = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
-        serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
-            failing_path = e.path().to_string();
-            e.into_inner()
-        })
-    });
-    result.map_err(|e| {
-        let location = e.location();
-        // Drop the path segments serde adds for wrappers (`Spanned` values, unknown positions).
-        let key = failing_path
-            .split('.')
-            .filter(|seg| !seg.is_empty() && *seg != "?")
-            .collect::<Vec<_>>()
-            .join(".");
-        let key = key.strip_suffix(".value").unwrap_or(&key).to_string();
-        let mut message = e.to_string();
-        // The library appends its own position; the file:line:column prefix already says it.
-        if let Some(idx) = message.find(" at line ") {
-            message.truncate(idx);
-        }
-        ConfigError {
-            file: path.to_path_buf(),
-            line: location.map(|l| l.line() as usize).filter(|l| *l > 0),
-            column: location.map(|l| l.column() as usize).filter(|c| *c > 0),
-            key,
-            message: message
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-        }
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Validation
-// ---------------------------------------------------------------------------------------------
-
-struct Validator<'a> {
-    file: &'a Path,
-}
-
-const KIND_NAMES: [&str; 6] = ["msrc", "json", "csv", "feed", "html", "http_resource"];
-
 /// Keys every source takes, whatever its kind.
 const COMMON_KEYS: [&str; 9] = [
     "role",
@@ -600,106 +235,162 @@ const COMMON_KEYS: [&str; 9] = [
     "tls",
 ];
 
-fn kind_keys(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "msrc" => &[
-            "timezone",
-            "release_time",
-            "include_title",
-            "exclude_title",
-            "out_of_band",
-            "documents_url",
-        ],
-        "json" => &[
-            "items",
-            "id",
-            "published",
-            "title",
-            "time_format",
-            "timezone",
-            "tier",
-            "tier_map",
-            "tiers",
-            "covers",
-        ],
-        "csv" => &[
-            "id",
-            "published",
-            "title",
-            "time_format",
-            "timezone",
-            "tier",
-            "tier_map",
-            "tiers",
-            "covers",
-        ],
-        "feed" => &[
-            "title_match",
-            "tier_from_title",
-            "tiers",
-            "time_format",
-            "timezone",
-        ],
-        "html" => &[
-            "rows",
-            "id",
-            "published",
-            "title",
-            "tier",
-            "covers",
-            "id_regex",
-            "published_regex",
-            "tier_regex",
-            "covers_regex",
-            "time_format",
-            "timezone",
-            "tier_map",
-            "tiers",
-        ],
-        "http_resource" => &["tiers"],
-        _ => &[],
+/// A source as written: the settings every source takes, and the others, read with the type
+/// the kinds give them (`sources::settings::setting_type`). Which of those its own kind takes
+/// is checked once the kind is known.
+#[derive(Debug)]
+struct RawSource {
+    role: S<String>,
+    kind: S<String>,
+    url: S<String>,
+    interval: Option<S<String>>,
+    timeout: Option<S<String>>,
+    max_body_bytes: Option<S<u64>>,
+    headers: BTreeMap<String, String>,
+    proxy_url: Option<S<String>>,
+    tls: Option<RawTls>,
+    /// By key.
+    settings: BTreeMap<String, Setting>,
+    /// Keys no kind takes, with where their value is written.
+    unknown: Vec<(String, Location)>,
+}
+
+impl<'de> Deserialize<'de> for RawSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SourceVisitor;
+
+        impl<'de> Visitor<'de> for SourceVisitor {
+            type Value = RawSource;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a source: a map with role, kind and url")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSource, A::Error> {
+                let (mut role, mut kind, mut url) = (None, None, None);
+                let (mut interval, mut timeout, mut max_body_bytes) = (None, None, None);
+                let (mut headers, mut proxy_url, mut tls) = (None, None, None);
+                let mut settings = BTreeMap::new();
+                let mut unknown = Vec::new();
+                fn once<T, E: de::Error>(
+                    slot: &mut Option<T>,
+                    key: &'static str,
+                    value: T,
+                ) -> Result<(), E> {
+                    if slot.is_some() {
+                        return Err(E::duplicate_field(key));
+                    }
+                    *slot = Some(value);
+                    Ok(())
+                }
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "role" => once(&mut role, "role", map.next_value()?)?,
+                        "kind" => once(&mut kind, "kind", map.next_value()?)?,
+                        "url" => once(&mut url, "url", map.next_value()?)?,
+                        "interval" => once(&mut interval, "interval", map.next_value()?)?,
+                        "timeout" => once(&mut timeout, "timeout", map.next_value()?)?,
+                        "max_body_bytes" => {
+                            once(&mut max_body_bytes, "max_body_bytes", map.next_value()?)?
+                        }
+                        "headers" => once(&mut headers, "headers", map.next_value()?)?,
+                        "proxy_url" => once(&mut proxy_url, "proxy_url", map.next_value()?)?,
+                        "tls" => once(&mut tls, "tls", map.next_value()?)?,
+                        _ => {
+                            let setting = match setting_type(&key) {
+                                Some(SettingType::Text) => Setting::Text(map.next_value()?),
+                                Some(SettingType::Flag) => Setting::Flag(map.next_value()?),
+                                Some(SettingType::List) => Setting::List(map.next_value()?),
+                                Some(SettingType::Map) => Setting::Map(map.next_value()?),
+                                None => {
+                                    let value: S<IgnoredAny> = map.next_value()?;
+                                    unknown.push((key, location(&value)));
+                                    continue;
+                                }
+                            };
+                            if settings.insert(key.clone(), setting).is_some() {
+                                return Err(de::Error::custom(format!("duplicate field `{key}`")));
+                            }
+                        }
+                    }
+                }
+                Ok(RawSource {
+                    role: role.ok_or_else(|| de::Error::missing_field("role"))?,
+                    kind: kind.ok_or_else(|| de::Error::missing_field("kind"))?,
+                    url: url.ok_or_else(|| de::Error::missing_field("url"))?,
+                    interval,
+                    timeout,
+                    max_body_bytes,
+                    headers: headers.unwrap_or_default(),
+                    proxy_url,
+                    tls,
+                    settings,
+                    unknown,
+                })
+            }
+        }
+
+        deserializer.deserialize_map(SourceVisitor)
     }
 }
 
-impl RawSource {
-    /// The optional keys that are set, with their locations, for the per-kind key check.
-    fn present_keys(&self) -> Vec<(&'static str, Option<(usize, usize)>)> {
-        fn loc<T>(v: &Option<S<T>>) -> Option<(usize, usize)> {
-            v.as_ref()
-                .map(|s| (s.referenced.line() as usize, s.referenced.column() as usize))
-        }
-        let mut keys = Vec::new();
-        macro_rules! key {
-            ($name:ident) => {
-                if self.$name.is_some() {
-                    keys.push((stringify!($name), loc(&self.$name)));
+/// Where each key of each source is written: read again only to place an error about a key no
+/// kind takes, since a key's own position is not kept when the file is read.
+struct SourceKeys(BTreeMap<String, Vec<(String, Location)>>);
+
+impl<'de> Deserialize<'de> for SourceKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys(Vec<(String, Location)>);
+
+        impl<'de> Deserialize<'de> for Keys {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct KeysVisitor;
+
+                impl<'de> Visitor<'de> for KeysVisitor {
+                    type Value = Keys;
+
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("a map")
+                    }
+
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+                        let mut keys = Vec::new();
+                        while let Some(key) = map.next_key::<S<String>>()? {
+                            map.next_value::<IgnoredAny>()?;
+                            keys.push((key.value, key.referenced));
+                        }
+                        Ok(Keys(keys))
+                    }
                 }
-            };
+
+                deserializer.deserialize_map(KeysVisitor)
+            }
         }
-        key!(include_title);
-        key!(exclude_title);
-        key!(release_time);
-        key!(out_of_band);
-        key!(documents_url);
-        key!(items);
-        key!(rows);
-        key!(id);
-        key!(published);
-        key!(title);
-        key!(time_format);
-        key!(timezone);
-        key!(tier);
-        key!(tier_map);
-        key!(tiers);
-        key!(covers);
-        key!(id_regex);
-        key!(published_regex);
-        key!(tier_regex);
-        key!(covers_regex);
-        key!(title_match);
-        key!(tier_from_title);
-        keys
+
+        #[derive(Deserialize)]
+        struct Top {
+            #[serde(default)]
+            sources: BTreeMap<String, Keys>,
+        }
+
+        let top = Top::deserialize(deserializer)?;
+        Ok(SourceKeys(
+            top.sources
+                .into_iter()
+                .map(|(name, keys)| (name, keys.0))
+                .collect(),
+        ))
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+// ---------------------------------------------------------------------------------------------
+
+struct Validator<'a> {
+    file: &'a Path,
+    /// The file's text, to place errors about keys no kind takes.
+    text: &'a str,
 }
 
 impl Validator<'_> {
@@ -709,30 +400,7 @@ impl Validator<'_> {
         key: impl Into<String>,
         message: impl Into<String>,
     ) -> ConfigError {
-        ConfigError {
-            file: self.file.to_path_buf(),
-            line: at.map(|s| s.referenced.line() as usize).filter(|l| *l > 0),
-            column: at
-                .map(|s| s.referenced.column() as usize)
-                .filter(|c| *c > 0),
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-
-    fn err_at(
-        &self,
-        at: Option<(usize, usize)>,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) -> ConfigError {
-        ConfigError {
-            file: self.file.to_path_buf(),
-            line: at.map(|l| l.0).filter(|l| *l > 0),
-            column: at.map(|l| l.1).filter(|c| *c > 0),
-            key: key.into(),
-            message: message.into(),
-        }
+        ConfigError::at(self.file, at.map(location), key, message)
     }
 
     fn duration(&self, value: &S<String>, key: &str) -> Result<Duration, ConfigError> {
@@ -951,54 +619,62 @@ impl Validator<'_> {
     ) -> Result<SourceConfig, ConfigError> {
         let key = |k: &str| format!("sources.{name}.{k}");
         check_name(name).map_err(|m| self.err(Some(&src.kind), format!("sources.{name}"), m))?;
-        let kind = src.kind.value.as_str();
-        if !KIND_NAMES.contains(&kind) {
+        let Some(kind) = sources::kind(&src.kind.value) else {
+            let names: Vec<&str> = sources::KINDS.iter().map(|k| k.name).collect();
             return Err(self.err(
                 Some(&src.kind),
                 key("kind"),
                 format!(
-                    "unknown kind {kind:?}, expected one of {}",
-                    KIND_NAMES.join(", ")
+                    "unknown kind {:?}, expected one of {}",
+                    src.kind.value,
+                    names.join(", ")
+                ),
+            ));
+        };
+        if !kind.roles.contains(&role) {
+            let (is, use_role) = match kind.roles.first() {
+                Some(Role::Releases) => ("release", "releases"),
+                _ => ("bulletin", "bulletins"),
+            };
+            return Err(self.err(
+                Some(&src.role),
+                key("role"),
+                format!("kind {} is a {is} source: use role {use_role}", kind.name),
+            ));
+        }
+        if let Some((unknown, at)) = src.unknown.first() {
+            let mut expected: Vec<&str> = COMMON_KEYS.to_vec();
+            expected.extend(kind.keys.iter().map(|k| k.name));
+            return Err(ConfigError::at(
+                self.file,
+                Some(self.key_location(name, unknown).unwrap_or(*at)),
+                key(unknown),
+                format!(
+                    "unknown field `{unknown}`, expected one of {}",
+                    expected.join(", ")
                 ),
             ));
         }
-        match (kind, role) {
-            ("msrc", Role::Releases) => {
-                return Err(self.err(
-                    Some(&src.role),
-                    key("role"),
-                    "kind msrc is a bulletin source: use role bulletins",
-                ))
+        for (k, setting) in &src.settings {
+            if !kind.keys.iter().any(|key| key.name == k) {
+                return Err(ConfigError::at(
+                    self.file,
+                    Some(setting.location()),
+                    key(k),
+                    format!("not a setting of kind {}", kind.name),
+                ));
             }
-            ("http_resource", Role::Bulletins) => {
-                return Err(self.err(
-                    Some(&src.role),
-                    key("role"),
-                    "kind http_resource is a release source: use role releases",
-                ))
-            }
-            _ => {}
-        }
-        let allowed = kind_keys(kind);
-        for (k, at) in src.present_keys() {
-            if !allowed.contains(&k) && !COMMON_KEYS.contains(&k) {
-                return Err(self.err_at(at, key(k), format!("not a setting of kind {kind}")));
-            }
-            if role == Role::Bulletins
-                && matches!(
-                    k,
-                    "tier" | "tier_map" | "tiers" | "tier_from_title" | "covers" | "tier_regex"
-                )
-            {
-                return Err(self.err_at(
-                    at,
+            if role == Role::Bulletins && RELEASE_KEYS.contains(&k.as_str()) {
+                return Err(ConfigError::at(
+                    self.file,
+                    Some(setting.location()),
                     key(k),
                     "tiers and covers belong to release sources; a tier lists its bulletin sources under `tiers.<name>.bulletins`",
                 ));
             }
         }
 
-        let url = self.url(&src.url, &key("url"))?;
+        let url = check_url(self.file, &src.url, &key("url"))?;
         let interval = match &src.interval {
             Some(v) => self.positive_duration(v, &key("interval"))?,
             None => defaults.0,
@@ -1068,25 +744,18 @@ impl Validator<'_> {
             None => TlsConfig::default(),
         };
 
-        let kind = match kind {
-            "msrc" => KindConfig::Msrc(self.msrc(name, src, &url, series_window)?),
-            "json" => KindConfig::Json(self.json(name, src, role, tier_names)?),
-            "csv" => KindConfig::Csv(self.csv(name, src, role, tier_names)?),
-            "feed" => KindConfig::Feed(self.feed(name, src, role, tier_names)?),
-            "html" => KindConfig::Html(self.html(name, src, role, tier_names)?),
-            _ => KindConfig::HttpResource(HttpResourceConfig {
-                tiering: match self.tiering(name, src, role, tier_names, false)? {
-                    Some(t) => t,
-                    None => {
-                        return Err(self.err(
-                            Some(&src.kind),
-                            key("tiers"),
-                            "required for kind http_resource",
-                        ))
-                    }
-                },
-            }),
+        let settings = Settings {
+            file: self.file,
+            source: name,
+            role,
+            kind,
+            kind_at: location(&src.kind),
+            url: &url,
+            series_window,
+            tier_names,
+            values: &src.settings,
         };
+        let parser = (kind.configure)(&settings)?;
 
         Ok(SourceConfig {
             name: name.to_string(),
@@ -1099,517 +768,19 @@ impl Validator<'_> {
             proxy_url,
             tls,
             kind,
+            parser,
         })
     }
 
-    fn url(&self, url: &S<String>, key: &str) -> Result<String, ConfigError> {
-        // `file:relative/path` is resolved against the configuration file's directory, as
-        // Prometheus resolves relative paths in its own configuration.
-        if let Some(rel) = url
-            .value
-            .strip_prefix("file:")
-            .filter(|r| !r.starts_with('/') && !r.is_empty())
-        {
-            let dir = self
-                .file
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let dir = std::path::absolute(dir)
-                .map_err(|e| self.err(Some(url), key, format!("cannot resolve {rel:?}: {e}")))?;
-            return url::Url::from_file_path(dir.join(rel))
-                .map(|u| u.to_string())
-                .map_err(|_| {
-                    self.err(
-                        Some(url),
-                        key,
-                        format!("cannot resolve {rel:?} to a file URL"),
-                    )
-                });
-        }
-        let parsed = url::Url::parse(&url.value)
-            .map_err(|e| self.err(Some(url), key, format!("invalid URL: {e}")))?;
-        match parsed.scheme() {
-            "http" | "https" => {
-                if parsed.host_str().is_none_or(str::is_empty) {
-                    return Err(self.err(Some(url), key, "URL has no host"));
-                }
-            }
-            "file" => {
-                if parsed.to_file_path().is_err() || !url.value.starts_with("file:///") {
-                    return Err(self.err(
-                        Some(url),
-                        key,
-                        "file URLs must be absolute: file:///path/to/file",
-                    ));
-                }
-            }
-            other => {
-                return Err(self.err(
-                    Some(url),
-                    key,
-                    format!("unsupported scheme {other:?}: use http, https or file"),
-                ))
-            }
-        }
-        Ok(url.value.clone())
+    /// Where key `key` of source `source` is written, read from the file again.
+    fn key_location(&self, source: &str, key: &str) -> Option<Location> {
+        let keys: SourceKeys = yaml::parse(self.file, self.text).ok()?;
+        keys.0
+            .get(source)?
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, at)| *at)
     }
-
-    fn timezone(
-        &self,
-        name: &str,
-        src: &RawSource,
-        default: &str,
-    ) -> Result<TimeZone, ConfigError> {
-        let (tz, found) = match &src.timezone {
-            Some(tz) => (Some(tz), timeparse::zone(&tz.value)),
-            None => (None, timeparse::zone(default)),
-        };
-        found.ok_or_else(|| {
-            self.err(
-                tz,
-                format!("sources.{name}.timezone"),
-                format!(
-                    "unknown IANA time zone {:?}",
-                    tz.map_or(default, |tz| tz.value.as_str())
-                ),
-            )
-        })
-    }
-
-    fn record_time(&self, name: &str, src: &RawSource) -> Result<RecordTime, ConfigError> {
-        let format = match &src.time_format {
-            Some(f) => TimeFormat::parse(&f.value)
-                .map_err(|m| self.err(Some(f), format!("sources.{name}.time_format"), m))?,
-            None => TimeFormat::Rfc3339,
-        };
-        Ok(RecordTime {
-            format,
-            timezone: self.timezone(name, src, DEFAULT_TIMEZONE)?,
-        })
-    }
-
-    fn regex(&self, value: &Option<S<String>>, key: String) -> Result<Option<Regex>, ConfigError> {
-        match value {
-            Some(v) => Regex::new(&v.value).map(Some).map_err(|e| {
-                self.err(
-                    Some(v),
-                    key,
-                    format!("invalid regex: {}", one_line(&e.to_string())),
-                )
-            }),
-            None => Ok(None),
-        }
-    }
-
-    fn capture_regex(
-        &self,
-        value: &Option<S<String>>,
-        key: String,
-    ) -> Result<Option<Regex>, ConfigError> {
-        let re = self.regex(value, key.clone())?;
-        if let (Some(re), Some(v)) = (&re, value) {
-            if re.captures_len() < 2 {
-                return Err(self.err(
-                    Some(v),
-                    key,
-                    "needs one capture group, e.g. \"Version (\\\\S+)\"",
-                ));
-            }
-        }
-        Ok(re)
-    }
-
-    fn selector(&self, value: &S<String>, key: String) -> Result<Selector, ConfigError> {
-        if value.value.trim().is_empty() {
-            return Err(self.err(Some(value), key, "empty CSS selector"));
-        }
-        Selector::parse(&value.value).map_err(|e| {
-            let why = match e {
-                // Its Display asks the user to report a bug; the kind itself is the useful part.
-                scraper::error::SelectorErrorKind::UnexpectedSelectorParseError(kind) => {
-                    format!("{kind:?}")
-                }
-                other => one_line(&other.to_string()),
-            };
-            self.err(
-                Some(value),
-                key,
-                format!("invalid CSS selector {:?}: {why}", value.value),
-            )
-        })
-    }
-
-    fn jsonpath(&self, value: &S<String>, key: String) -> Result<JsonPath, ConfigError> {
-        let filters = value.value.matches('?').count();
-        if filters > MAX_JSONPATH_FILTERS {
-            return Err(self.err(
-                Some(value),
-                key,
-                format!(
-                    "JSONPath with {filters} filters (`?`): at most {MAX_JSONPATH_FILTERS} are allowed"
-                ),
-            ));
-        }
-        JsonPath::parse(&value.value).map_err(|e| {
-            self.err(
-                Some(value),
-                key,
-                format!("invalid JSONPath: {}", one_line(&e.to_string())),
-            )
-        })
-    }
-
-    fn required<'s>(
-        &self,
-        name: &str,
-        src: &'s RawSource,
-        value: &'s Option<S<String>>,
-        k: &str,
-    ) -> Result<&'s S<String>, ConfigError> {
-        value.as_ref().ok_or_else(|| {
-            self.err(
-                Some(&src.kind),
-                format!("sources.{name}.{k}"),
-                format!("required for kind {}", src.kind.value),
-            )
-        })
-    }
-
-    /// Tier settings of a release source: exactly one of an extracted value (`tier`, optionally
-    /// with `tier_map`) or a fixed `tiers` list.
-    fn tiering(
-        &self,
-        name: &str,
-        src: &RawSource,
-        role: Role,
-        tier_names: &BTreeSet<&str>,
-        extractable: bool,
-    ) -> Result<Option<Tiering>, ConfigError> {
-        if role == Role::Bulletins {
-            return Ok(None);
-        }
-        let key = |k: &str| format!("sources.{name}.{k}");
-        if let Some(map) = &src.tier_map {
-            for (value, tier) in &map.value {
-                if !tier_names.contains(tier.as_str()) {
-                    return Err(self.err(
-                        Some(map),
-                        key(&format!("tier_map.{value}")),
-                        format!("unknown tier {tier:?}"),
-                    ));
-                }
-            }
-            if src.tier.is_none() {
-                return Err(self.err(
-                    Some(map),
-                    key("tier_map"),
-                    "needs `tier` (the value to map)",
-                ));
-            }
-        }
-        match (&src.tier, &src.tiers) {
-            (Some(t), Some(_)) => Err(self.err(
-                Some(t),
-                key("tier"),
-                "set either `tier` or `tiers`, not both",
-            )),
-            (Some(t), None) if extractable => {
-                let _ = t;
-                Ok(Some(Tiering::Extracted {
-                    map: src.tier_map.as_ref().map(|m| m.value.clone()),
-                }))
-            }
-            (Some(t), None) => Err(self.err(Some(t), key("tier"), "not a setting of this kind")),
-            (None, Some(list)) => {
-                if list.value.is_empty() {
-                    return Err(self.err(Some(list), key("tiers"), "must name at least one tier"));
-                }
-                for tier in &list.value {
-                    if !tier_names.contains(tier.as_str()) {
-                        return Err(self.err(
-                            Some(list),
-                            key("tiers"),
-                            format!("unknown tier {tier:?}"),
-                        ));
-                    }
-                }
-                Ok(Some(Tiering::Fixed(list.value.clone())))
-            }
-            (None, None) => Ok(None),
-        }
-    }
-
-    fn release_tiering(
-        &self,
-        name: &str,
-        src: &RawSource,
-        role: Role,
-        tier_names: &BTreeSet<&str>,
-    ) -> Result<Option<Tiering>, ConfigError> {
-        let t = self.tiering(name, src, role, tier_names, true)?;
-        if role == Role::Releases && t.is_none() {
-            return Err(self.err(
-                Some(&src.kind),
-                format!("sources.{name}.tier"),
-                "a release source needs `tier` (with an optional `tier_map`) or `tiers`",
-            ));
-        }
-        Ok(t)
-    }
-
-    fn msrc(
-        &self,
-        name: &str,
-        src: &RawSource,
-        url: &str,
-        series_window: Duration,
-    ) -> Result<MsrcConfig, ConfigError> {
-        let key = |k: &str| format!("sources.{name}.{k}");
-        let release_time = match &src.release_time {
-            Some(t) => NaiveTime::parse_from_str(&t.value, "%H:%M")
-                .or_else(|_| NaiveTime::parse_from_str(&t.value, "%H:%M:%S"))
-                .map_err(|_| {
-                    self.err(
-                        Some(t),
-                        key("release_time"),
-                        "expected HH:MM, e.g. \"10:00\"",
-                    )
-                })?,
-            None => NaiveTime::parse_from_str(DEFAULT_MSRC_RELEASE_TIME, "%H:%M")
-                .map_err(|_| self.err::<()>(None, key("release_time"), "bad default"))?,
-        };
-        let regex_or = |value: &Option<S<String>>, k: &str, default: &str| match self
-            .regex(value, key(k))?
-        {
-            Some(re) => Ok(re),
-            None => Regex::new(default).map_err(|e| self.err::<()>(None, key(k), e.to_string())),
-        };
-        let out_of_band = src
-            .out_of_band
-            .as_ref()
-            .map_or(DEFAULT_MSRC_OUT_OF_BAND, |v| v.value);
-        if let (false, Some(d)) = (out_of_band, &src.documents_url) {
-            return Err(self.err(
-                Some(d),
-                key("documents_url"),
-                "out_of_band is false: no document is read",
-            ));
-        }
-        let documents_url = match &src.documents_url {
-            Some(template) => Some(self.documents_url(template, &key("documents_url"))?),
-            None => default_documents_url(url),
-        };
-        Ok(MsrcConfig {
-            timezone: self.timezone(name, src, DEFAULT_MSRC_TIMEZONE)?,
-            release_time,
-            include_title: regex_or(
-                &src.include_title,
-                "include_title",
-                DEFAULT_MSRC_INCLUDE_TITLE,
-            )?,
-            exclude_title: regex_or(
-                &src.exclude_title,
-                "exclude_title",
-                DEFAULT_MSRC_EXCLUDE_TITLE,
-            )?,
-            out_of_band: documents_url.filter(|_| out_of_band).map(|documents_url| {
-                OutOfBandConfig {
-                    documents_url,
-                    first_read_window: series_window,
-                }
-            }),
-        })
-    }
-
-    /// A URL template with `{id}`: checked as a URL with an id in its place, and a relative
-    /// `file:` path resolved like `url`.
-    fn documents_url(&self, template: &S<String>, key: &str) -> Result<String, ConfigError> {
-        if !template.value.contains(DOCUMENT_ID_PLACEHOLDER) {
-            return Err(self.err(
-                Some(template),
-                key,
-                format!("needs {DOCUMENT_ID_PLACEHOLDER} where the document id goes, e.g. https://api.msrc.microsoft.com/cvrf/v3.0/cvrf/{{id}}"),
-            ));
-        }
-        // A stand-in the URL parser keeps as it is (it would percent-encode the braces).
-        const STAND_IN: &str = "PATCHLAG-DOCUMENT-ID";
-        let sample = Spanned {
-            value: template.value.replace(DOCUMENT_ID_PLACEHOLDER, STAND_IN),
-            referenced: template.referenced,
-            defined: template.defined,
-        };
-        Ok(self
-            .url(&sample, key)?
-            .replace(STAND_IN, DOCUMENT_ID_PLACEHOLDER))
-    }
-
-    fn json(
-        &self,
-        name: &str,
-        src: &RawSource,
-        role: Role,
-        tier_names: &BTreeSet<&str>,
-    ) -> Result<JsonConfig, ConfigError> {
-        let key = |k: &str| format!("sources.{name}.{k}");
-        let items = self.jsonpath(self.required(name, src, &src.items, "items")?, key("items"))?;
-        let id = self.jsonpath(self.required(name, src, &src.id, "id")?, key("id"))?;
-        let published = self.jsonpath(
-            self.required(name, src, &src.published, "published")?,
-            key("published"),
-        )?;
-        let opt = |v: &Option<S<String>>, k: &str| -> Result<Option<JsonPath>, ConfigError> {
-            v.as_ref().map(|v| self.jsonpath(v, key(k))).transpose()
-        };
-        Ok(JsonConfig {
-            items,
-            id,
-            published,
-            title: opt(&src.title, "title")?,
-            tier: opt(&src.tier, "tier")?,
-            covers: opt(&src.covers, "covers")?,
-            time: self.record_time(name, src)?,
-            tiering: self.release_tiering(name, src, role, tier_names)?,
-        })
-    }
-
-    fn csv(
-        &self,
-        name: &str,
-        src: &RawSource,
-        role: Role,
-        tier_names: &BTreeSet<&str>,
-    ) -> Result<CsvConfig, ConfigError> {
-        Ok(CsvConfig {
-            id: self.required(name, src, &src.id, "id")?.value.clone(),
-            published: self
-                .required(name, src, &src.published, "published")?
-                .value
-                .clone(),
-            title: src.title.as_ref().map(|v| v.value.clone()),
-            tier: src.tier.as_ref().map(|v| v.value.clone()),
-            covers: src.covers.as_ref().map(|v| v.value.clone()),
-            time: self.record_time(name, src)?,
-            tiering: self.release_tiering(name, src, role, tier_names)?,
-        })
-    }
-
-    fn feed(
-        &self,
-        name: &str,
-        src: &RawSource,
-        role: Role,
-        tier_names: &BTreeSet<&str>,
-    ) -> Result<FeedConfig, ConfigError> {
-        let key = |k: &str| format!("sources.{name}.{k}");
-        let mut tiering = self.tiering(name, src, role, tier_names, false)?;
-        if let Some(map) = &src.tier_from_title {
-            if tiering.is_some() {
-                return Err(self.err(
-                    Some(map),
-                    key("tier_from_title"),
-                    "set either `tier_from_title` or `tiers`, not both",
-                ));
-            }
-            if map.value.is_empty() {
-                return Err(self.err(
-                    Some(map),
-                    key("tier_from_title"),
-                    "must map at least one tier to a title regex",
-                ));
-            }
-            let mut list = Vec::new();
-            for (tier, re) in &map.value {
-                if !tier_names.contains(tier.as_str()) {
-                    return Err(self.err(
-                        Some(map),
-                        key(&format!("tier_from_title.{tier}")),
-                        "unknown tier",
-                    ));
-                }
-                let re = Regex::new(re).map_err(|e| {
-                    self.err(
-                        Some(map),
-                        key(&format!("tier_from_title.{tier}")),
-                        format!("invalid regex: {}", one_line(&e.to_string())),
-                    )
-                })?;
-                list.push((tier.clone(), RegexEq(re)));
-            }
-            tiering = Some(Tiering::FromTitle(list));
-        }
-        if role == Role::Releases && tiering.is_none() {
-            return Err(self.err(
-                Some(&src.kind),
-                key("tiers"),
-                "a feed release source needs `tiers` or `tier_from_title`",
-            ));
-        }
-        Ok(FeedConfig {
-            title_match: self.regex(&src.title_match, key("title_match"))?,
-            time: self.record_time(name, src)?,
-            tiering,
-        })
-    }
-
-    fn html(
-        &self,
-        name: &str,
-        src: &RawSource,
-        role: Role,
-        tier_names: &BTreeSet<&str>,
-    ) -> Result<HtmlConfig, ConfigError> {
-        let key = |k: &str| format!("sources.{name}.{k}");
-        let covers_regex = match self.capture_regex(&src.covers_regex, key("covers_regex"))? {
-            Some(re) => re,
-            None => Regex::new(DEFAULT_COVERS_REGEX)
-                .map_err(|e| self.err::<()>(None, key("covers_regex"), e.to_string()))?,
-        };
-        // A regex without the value it applies to is a mistake, not a no-op.
-        for (regex, value, k) in [
-            (&src.tier_regex, &src.tier, "tier"),
-            (&src.covers_regex, &src.covers, "covers"),
-        ] {
-            if let (Some(re), None) = (regex, value) {
-                return Err(self.err(
-                    Some(re),
-                    key(&format!("{k}_regex")),
-                    format!("needs `{k}` (the selector whose text it applies to)"),
-                ));
-            }
-        }
-        let opt = |v: &Option<S<String>>, k: &str| -> Result<Option<Selector>, ConfigError> {
-            v.as_ref().map(|v| self.selector(v, key(k))).transpose()
-        };
-        Ok(HtmlConfig {
-            rows: self.selector(self.required(name, src, &src.rows, "rows")?, key("rows"))?,
-            id: self.selector(self.required(name, src, &src.id, "id")?, key("id"))?,
-            published: self.selector(
-                self.required(name, src, &src.published, "published")?,
-                key("published"),
-            )?,
-            title: opt(&src.title, "title")?,
-            tier: opt(&src.tier, "tier")?,
-            covers: opt(&src.covers, "covers")?,
-            id_regex: self.capture_regex(&src.id_regex, key("id_regex"))?,
-            published_regex: self.capture_regex(&src.published_regex, key("published_regex"))?,
-            tier_regex: self.capture_regex(&src.tier_regex, key("tier_regex"))?,
-            covers_regex,
-            time: self.record_time(name, src)?,
-            tiering: self.release_tiering(name, src, role, tier_names)?,
-        })
-    }
-}
-
-/// `{base}/updates` → `{base}/cvrf/{id}`, where the CVRF API serves each document; `None` for a
-/// URL of another shape (a mirror, a file), where only `documents_url` can say.
-pub fn default_documents_url(url: &str) -> Option<String> {
-    url.strip_suffix("/updates")
-        .map(|base| format!("{base}/cvrf/{DOCUMENT_ID_PLACEHOLDER}"))
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Tier and source names become label values and URL path segments: keep them tame.
@@ -1644,6 +815,15 @@ pub fn parse_since(value: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::feed::Feed;
+    use crate::sources::html::{Html, DEFAULT_COVERS_REGEX};
+    use crate::sources::msrc::Msrc;
+
+    /// The parser of source `name`, as its kind.
+    fn parser<'c, T: 'static>(c: &'c Config, name: &str) -> &'c T {
+        let parser: &dyn std::any::Any = c.source(name).expect(name).parser.as_ref();
+        parser.downcast_ref().expect("the source's kind")
+    }
 
     const GOOD: &str = r#"
 storage:
@@ -1728,16 +908,12 @@ sources:
         let msrc = c.source("msrc").expect("msrc");
         assert_eq!(msrc.interval, DEFAULT_INTERVAL);
         assert_eq!(msrc.timeout, DEFAULT_TIMEOUT);
-        match &msrc.kind {
-            KindConfig::Msrc(m) => {
-                assert_eq!(m.timezone.iana_name(), Some("America/Los_Angeles"));
-                assert_eq!(
-                    m.release_time,
-                    NaiveTime::from_hms_opt(10, 0, 0).expect("time")
-                );
-            }
-            other => panic!("unexpected kind {other:?}"),
-        }
+        let m = parser::<Msrc>(&c, "msrc").config();
+        assert_eq!(m.timezone.iana_name(), Some("America/Los_Angeles"));
+        assert_eq!(
+            m.release_time,
+            chrono::NaiveTime::from_hms_opt(10, 0, 0).expect("time")
+        );
         assert!(c
             .source("pmimport")
             .expect("pm")
@@ -1912,19 +1088,17 @@ sources:
     fn feed_html_and_http_resource_sources() {
         let c = parse(&with_sources(KB)).expect("valid");
         let guide = c.source("guide").expect("guide");
+        let f = parser::<Feed>(&c, "guide").config();
         assert!(
-            matches!(&guide.kind, KindConfig::Feed(f) if f.tiering.is_none() && f.title_match.is_some()),
+            f.tiering.is_none() && f.title_match.is_some(),
             "a bulletin feed needs no tiers"
         );
+        assert_eq!(guide.kind_name(), "feed");
         let kb = c.source("kb").expect("kb");
         assert!(kb.may_release_tier("english") && !kb.may_release_tier("other_languages"));
-        match &kb.kind {
-            KindConfig::Html(h) => {
-                assert_eq!(h.time.timezone.iana_name(), Some("America/Chicago"));
-                assert_eq!(h.covers_regex.as_str(), DEFAULT_COVERS_REGEX);
-            }
-            other => panic!("unexpected kind {other:?}"),
-        }
+        let h = parser::<Html>(&c, "kb").config();
+        assert_eq!(h.time.timezone.iana_name(), Some("America/Chicago"));
+        assert_eq!(h.covers_regex.as_str(), DEFAULT_COVERS_REGEX);
         assert!(c
             .source("cab")
             .expect("cab")
@@ -2035,10 +1209,7 @@ sources:
     fn msrc_documents_url_default_and_relative() {
         let oob = |text: &str, file: &str| {
             let c = Config::parse(Path::new(file), text).expect("valid");
-            match &c.source("msrc").expect("msrc").kind {
-                KindConfig::Msrc(m) => m.out_of_band.clone(),
-                other => panic!("unexpected kind {other:?}"),
-            }
+            parser::<Msrc>(&c, "msrc").config().out_of_band.clone()
         };
         // The API's own layout: {base}/updates lists, {base}/cvrf/{id} serves a document.
         let default = oob(GOOD, "test.yml").expect("on by default");

@@ -4,8 +4,9 @@
 //!
 //! Every value is a whole number of seconds or derived from them, so two renders within the
 //! same second of the same snapshot differ only in the `process_*` metrics, which therefore
-//! refresh once a second. The cache lives in the snapshot: a poll or a reload publishes a new
-//! snapshot with an empty cache, so stale data cannot be served.
+//! refresh once a second. The server keeps the cache; an entry is served only for the very
+//! snapshot it was rendered from (`Snapshot::generation`), so after a poll or a reload, which
+//! publish a new snapshot, nothing stale can be served.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -18,10 +19,11 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use crate::metrics::{self, Reloads};
-use crate::server::CONTENT_TYPE_TEXT_0_0_4;
 use crate::snapshot::Snapshot;
 
-/// The last rendered exposition of one snapshot.
+pub const CONTENT_TYPE_TEXT_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The last rendered exposition.
 #[derive(Debug, Default)]
 pub struct Cache {
     last: Mutex<Option<Arc<Rendered>>>,
@@ -29,6 +31,8 @@ pub struct Cache {
 
 #[derive(Debug)]
 struct Rendered {
+    /// Of the snapshot it was rendered from.
+    generation: u64,
     now: i64,
     reloads: Reloads,
     plain: Bytes,
@@ -61,13 +65,14 @@ impl Cache {
         let lock = || self.last.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(hit) = lock()
             .as_ref()
-            .filter(|r| r.now == now && r.reloads == reloads)
+            .filter(|r| r.generation == snapshot.generation && r.now == now && r.reloads == reloads)
         {
             return hit.clone();
         }
         // Rendered outside the lock: a scrape that raced this one renders the same bytes, and
         // neither waits for the other.
         let rendered = Arc::new(Rendered {
+            generation: snapshot.generation,
             now,
             reloads,
             plain: Bytes::from(metrics::render(snapshot, now, reloads)),
@@ -104,14 +109,15 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
     gzip.or(any).is_some_and(|q| q > 0.0)
 }
 
-/// The `/metrics` answer for `snapshot` at `now`.
+/// The `/metrics` answer for `snapshot` at `now`, from `cache` when it holds it.
 pub fn response(
+    cache: &Cache,
     snapshot: &Snapshot,
     now: i64,
     reloads: impl Into<Reloads>,
     request: &HeaderMap,
 ) -> Response {
-    let rendered = snapshot.exposition.get(snapshot, now, reloads.into());
+    let rendered = cache.get(snapshot, now, reloads.into());
     let gzip = accepts_gzip(request);
     let body = if gzip {
         rendered.gzip()

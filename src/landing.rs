@@ -6,23 +6,12 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::State;
-use axum::response::Html;
 use chrono::DateTime;
 
 use crate::chart::{self, Chart, Mark, Point};
 use crate::html::escape as esc;
-use crate::server::ServerState;
 use crate::snapshot::Snapshot;
 use crate::status::{status_doc, CurrentDoc, PairDoc, SourceDoc, StatusDoc, TierDoc};
-
-pub async fn handler(State(state): State<ServerState>) -> Html<String> {
-    Html(render(
-        &state.app.snapshot(),
-        state.app.clock.now(),
-        &state.telemetry_path,
-    ))
-}
 
 /// Renders the page for the snapshot at `now`.
 pub fn render(snapshot: &Snapshot, now: i64, telemetry_path: &str) -> String {

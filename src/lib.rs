@@ -6,7 +6,9 @@
 //! `report` present it.
 
 pub mod app;
+pub mod build_info;
 pub mod chart;
+pub mod clock;
 pub mod config;
 pub mod duration;
 pub mod exposition;
@@ -26,6 +28,7 @@ pub mod status;
 pub mod store;
 pub mod timeparse;
 pub mod web;
+pub mod yaml;
 
 /// Selects the TLS crypto implementation (ring) for every client and server in the process.
 /// Safe to call more than once.

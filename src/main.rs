@@ -9,9 +9,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
-use patchlag_exporter::app::{App, Clock, LoadedConfig};
+use patchlag_exporter::app::{App, LoadedConfig};
+use patchlag_exporter::build_info::BUILD;
+use patchlag_exporter::clock::Clock;
 use patchlag_exporter::config::{DEFAULT_CONFIG_FILE, DEFAULT_STORAGE_PATH};
-use patchlag_exporter::metrics::BUILD;
 use patchlag_exporter::server::{self, ServerState};
 use patchlag_exporter::store::Store;
 use patchlag_exporter::web::listener::{self as http, DEFAULT_MAX_CONNECTIONS};
@@ -336,13 +337,12 @@ async fn serve(
         }
     };
     app.start_pollers();
-    let state = ServerState {
-        app: app.clone(),
-        telemetry_path: args.telemetry_path.clone(),
-        scrape_slots: (args.max_requests > 0)
-            .then(|| Arc::new(tokio::sync::Semaphore::new(args.max_requests))),
-        web_config: web.clone(),
-    };
+    let state = ServerState::new(
+        app.clone(),
+        args.telemetry_path.clone(),
+        (args.max_requests > 0).then(|| Arc::new(tokio::sync::Semaphore::new(args.max_requests))),
+        web.clone(),
+    );
     let mut router = server::router(state);
     if let Some(web) = &web {
         router = web::layer(web.clone(), router);

@@ -11,26 +11,15 @@ use prometheus::proto::{
 };
 use prometheus::{Encoder, TextEncoder};
 
+use crate::build_info::BUILD;
 use crate::model::Pair;
 use crate::snapshot::Snapshot;
 use crate::sources::Reason;
 
 pub const NAMESPACE: &str = "patchlag";
 
-/// Build facts for `patchlag_build_info` and `--version`.
-pub struct BuildInfo {
-    pub version: &'static str,
-    pub revision: &'static str,
-    pub rustc_version: &'static str,
-}
-
-pub const BUILD: BuildInfo = BuildInfo {
-    version: env!("CARGO_PKG_VERSION"),
-    revision: env!("PATCHLAG_GIT_REVISION"),
-    rustc_version: env!("PATCHLAG_RUSTC_VERSION"),
-};
-
-/// Reload state, owned by the server and shown here.
+/// A reload state as `/metrics` shows it: the app reports the configuration's, the web
+/// configuration its own.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReloadStatus {
     pub successful: bool,

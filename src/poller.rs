@@ -1,16 +1,20 @@
-//! The poll loop: one task per source. Fetch with limits, parse, store, publish a snapshot;
+//! The poll loop: one task per source. Fetch with limits, parse, store, say the poll is done;
 //! then sleep the source's interval with jitter, so sources sharing an interval do not hit
 //! their servers in lockstep, or longer when the server asked for it (`Retry-After`). A failed
-//! poll stores only the failure: the last good data stays.
+//! poll stores only the failure: the last good data stays. A poller knows nothing above it:
+//! whoever started it learns of each finished poll through its `polled` channel.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::app::App;
-use crate::config::{default_documents_url, Config, KindConfig};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::clock::Clock;
+use crate::config::{Config, SourceConfig};
 use crate::sources::fetch::Fetcher;
 use crate::sources::{self, ParseContext, PollError, Reason};
+use crate::store::Store;
 use crate::store::Success;
 
 /// Each sleep is the interval ± this share of it.
@@ -35,26 +39,55 @@ fn bounded(text: &str) -> Cow<'_, str> {
     }
 }
 
-pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
-    let Some(source) = config.source(&source_name).cloned() else {
-        return;
-    };
-    let kind: Arc<dyn sources::SourceKind> = Arc::from(sources::build(&source));
-    if let KindConfig::Msrc(msrc) = &source.kind {
-        if msrc.out_of_band.is_none() && default_documents_url(&source.url).is_none() {
-            tracing::info!(source = %source.name, "out-of-band detection is off: the url does not end in /updates and no documents_url is set");
+/// Everything one source's poller works with.
+pub struct Poller {
+    pub store: Arc<Store>,
+    pub clock: Clock,
+    pub source: SourceConfig,
+    /// The configured tiers: release sources keep the records of these only.
+    pub tier_names: Arc<Vec<String>>,
+    /// Receives the source's name after each poll, stored or not.
+    pub polled: UnboundedSender<String>,
+}
+
+impl Poller {
+    pub fn new(
+        store: Arc<Store>,
+        clock: Clock,
+        config: &Config,
+        source: &SourceConfig,
+        polled: UnboundedSender<String>,
+    ) -> Poller {
+        Poller {
+            store,
+            clock,
+            source: source.clone(),
+            tier_names: Arc::new(config.tiers.iter().map(|t| t.name.clone()).collect()),
+            polled,
         }
     }
-    let tier_names: Arc<Vec<String>> =
-        Arc::new(config.tiers.iter().map(|t| t.name.clone()).collect());
-    let fetcher = Fetcher::new(&source);
+}
+
+pub async fn run(poller: Poller) {
+    let Poller {
+        store,
+        clock,
+        source,
+        tier_names,
+        polled,
+    } = poller;
+    let kind: Arc<dyn sources::SourceKind> = source.parser.clone();
+    if let Some(notice) = kind.notice() {
+        tracing::info!(source = %source.name, "{notice}");
+    }
+    let fetcher = Fetcher::new(source.endpoint(), kind.needs());
     loop {
         let started = Instant::now();
-        let now = app.clock.now();
+        let now = clock.now();
         let result = match &fetcher {
             Ok(fetcher) => {
                 poll(
-                    &app,
+                    &store,
                     fetcher,
                     kind.clone(),
                     tier_names.clone(),
@@ -71,13 +104,13 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
             e.message = bounded(&e.message).into_owned();
             e
         });
-        let store = app.store.clone();
+        let writer = store.clone();
         let name = source.name.clone();
         let role = source.role;
         let stored = tokio::task::spawn_blocking(move || match result {
             Ok(parsed) => {
                 let records = parsed.records.len();
-                store
+                writer
                     .record_success(&Success {
                         source: &name,
                         role,
@@ -89,7 +122,7 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
                     })
                     .map(|_| Ok(records))
             }
-            Err(e) => store
+            Err(e) => writer
                 .record_failure(&name, now, duration, e.reason, &e.message)
                 .map(|_| Err(e)),
         })
@@ -106,12 +139,8 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
             }
             Err(e) => tracing::error!(source = %source.name, error = %e, "store task failed"),
         }
-        // Publish first, then count the poll as done: once ready, what `/metrics` shows
-        // includes this poll.
-        if let Err(e) = app.refresh().await {
-            tracing::error!(error = %e, "cannot refresh the snapshot");
-        }
-        app.mark_polled(&source.name);
+        // Nobody listening means the app is shutting down.
+        let _ = polled.send(source.name.clone());
         // Never sooner than the server asked for.
         let pause = jittered(source.interval).max(retry_after.unwrap_or_default());
         tokio::time::sleep(pause).await;
@@ -119,14 +148,14 @@ pub async fn run(app: Arc<App>, config: Arc<Config>, source_name: String) {
 }
 
 async fn poll(
-    app: &Arc<App>,
+    store: &Arc<Store>,
     fetcher: &Fetcher,
     kind: Arc<dyn sources::SourceKind>,
     tier_names: Arc<Vec<String>>,
     name: &str,
     now: i64,
 ) -> Result<sources::Parsed, PollError> {
-    let store = app.store.clone();
+    let store = store.clone();
     let owned = name.to_string();
     let state = tokio::task::spawn_blocking(move || store.source_state(&owned))
         .await

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::Semaphore;
@@ -17,8 +17,6 @@ use crate::exposition;
 use crate::metrics::Reloads;
 use crate::web::WebConfig;
 
-pub const CONTENT_TYPE_TEXT_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
-
 #[derive(Clone)]
 pub struct ServerState {
     pub app: Arc<App>,
@@ -27,12 +25,31 @@ pub struct ServerState {
     pub scrape_slots: Option<Arc<Semaphore>>,
     /// `--web.config.file`, for its reload metrics.
     pub web_config: Option<Arc<WebConfig>>,
+    /// The last `/metrics` rendered, for the scrapes of the same second.
+    pub exposition: Arc<exposition::Cache>,
+}
+
+impl ServerState {
+    pub fn new(
+        app: Arc<App>,
+        telemetry_path: String,
+        scrape_slots: Option<Arc<Semaphore>>,
+        web_config: Option<Arc<WebConfig>>,
+    ) -> ServerState {
+        ServerState {
+            app,
+            telemetry_path,
+            scrape_slots,
+            web_config,
+            exposition: Arc::default(),
+        }
+    }
 }
 
 pub fn router(state: ServerState) -> Router {
     Router::new()
         .route(&state.telemetry_path.clone(), get(metrics_handler))
-        .route("/", get(crate::landing::handler))
+        .route("/", get(landing))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
         .route("/-/ready", get(ready))
         .route("/-/reload", post(reload))
@@ -59,7 +76,21 @@ async fn metrics_handler(State(state): State<ServerState>, request: HeaderMap) -
         config: app.reload_status(),
         web_config: state.web_config.as_ref().map(|w| w.reload_status()),
     };
-    exposition::response(&app.snapshot(), app.clock.now(), reloads, &request)
+    exposition::response(
+        &state.exposition,
+        &app.snapshot(),
+        app.clock.now(),
+        reloads,
+        &request,
+    )
+}
+
+async fn landing(State(state): State<ServerState>) -> Html<String> {
+    Html(crate::landing::render(
+        &state.app.snapshot(),
+        state.app.clock.now(),
+        &state.telemetry_path,
+    ))
 }
 
 async fn ready(State(state): State<ServerState>) -> Response {

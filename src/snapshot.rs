@@ -3,15 +3,13 @@
 //! on a scrape, so a scrape does no I/O and never waits for a source.
 //!
 //! A snapshot also memoizes what scrapes derive from it: the model's evaluation (valid until
-//! the next record time) and the last rendered exposition. Both live and die with the
-//! snapshot, so after a poll or a reload, which publish a new snapshot, nothing stale can be
-//! served.
+//! the next record time), which lives and dies with the snapshot.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::config::{Config, Role};
-use crate::exposition;
+use crate::config::Config;
 use crate::model::{Bulletin, Evaluation, Model, Release, ReleaseSieve, TierSpec};
+use crate::sources::Role;
 use crate::store::{ReleaseRow, SourceState, Store, StoreData, StoreError, StoredBulletin};
 
 #[derive(Debug)]
@@ -20,8 +18,10 @@ pub struct Snapshot {
     pub model: Model,
     /// One per configured source, in configuration order (a source never polled has defaults).
     pub sources: Vec<SourceState>,
+    /// Counts the snapshots the app has published: what is derived from a snapshot is keyed
+    /// by it (0 for one that was never published).
+    pub generation: u64,
     evaluation: Mutex<Option<Arc<Evaluation>>>,
-    pub(crate) exposition: exposition::Cache,
 }
 
 fn is_source(config: &Config, name: &str, role: Role) -> bool {
@@ -126,8 +126,8 @@ impl Snapshot {
             model: Model::new(tiers, bulletins, releases),
             sources,
             config,
+            generation: 0,
             evaluation: Mutex::new(None),
-            exposition: exposition::Cache::default(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::metrics::BUILD;
+use crate::build_info::BUILD;
 use crate::model::{self, Pair};
 use crate::snapshot::Snapshot;
 use crate::sources::fetch::redact_url;

@@ -15,8 +15,7 @@ use std::sync::Mutex;
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
-use crate::config::Role;
-use crate::sources::{Reason, Record};
+use crate::sources::{Reason, Record, Role};
 use crate::timeparse::{midnight, Published};
 
 /// Each entry migrates the schema from version `index` to `index + 1`.

@@ -9,10 +9,10 @@ mod counting_alloc;
 mod history;
 
 use chrono::NaiveTime;
-use patchlag_exporter::config::{
-    MsrcConfig, DEFAULT_MSRC_EXCLUDE_TITLE, DEFAULT_MSRC_INCLUDE_TITLE, DEFAULT_MSRC_TIMEZONE,
+use patchlag_exporter::sources::msrc::{
+    out_of_band_days, Msrc, MsrcConfig, DEFAULT_MSRC_EXCLUDE_TITLE, DEFAULT_MSRC_INCLUDE_TITLE,
+    DEFAULT_MSRC_TIMEZONE,
 };
-use patchlag_exporter::sources::msrc::{out_of_band_days, Msrc};
 use patchlag_exporter::sources::{Fetched, ParseContext, SourceKind};
 use patchlag_exporter::timeparse::zone;
 

@@ -176,7 +176,8 @@ async fn connections_beyond_the_cap_wait_for_a_free_one() {
 /// a real scrape (rendered from memory in microseconds) never holds long enough to observe.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrapes_beyond_max_requests_get_503() {
-    use patchlag_exporter::app::{App, Clock, LoadedConfig};
+    use patchlag_exporter::app::{App, LoadedConfig};
+    use patchlag_exporter::clock::Clock;
     use patchlag_exporter::server::{self, ServerState};
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -186,12 +187,7 @@ async fn scrapes_beyond_max_requests_get_503() {
         patchlag_exporter::store::Store::open(&dir.path().join("patchlag.db")).expect("store");
     let app = App::new(loaded, config.clone(), store, Clock::System).expect("app");
     let slots = Arc::new(tokio::sync::Semaphore::new(1));
-    let state = ServerState {
-        app,
-        telemetry_path: "/metrics".to_string(),
-        scrape_slots: Some(slots.clone()),
-        web_config: None,
-    };
+    let state = ServerState::new(app, "/metrics".to_string(), Some(slots.clone()), None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

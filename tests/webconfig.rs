@@ -340,10 +340,20 @@ async fn rotated_certificate_files_are_served_without_a_restart() {
     // A broken rotation (the key is not a key) keeps the last good certificate, and says so.
     std::fs::write(dir.path().join("server.key"), "not a key\n").expect("write");
     assert_presents(&exporter, &ca, &second, "second").await;
-    assert!(exporter
+    // The log line may reach the test's reader a moment after the handshake.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !exporter
         .logs()
         .iter()
-        .any(|l| l.contains("keeping the previous certificate") && l.contains("key_file")));
+        .any(|l| l.contains("keeping the previous certificate") && l.contains("key_file"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no log line about the broken key: {:?}",
+            exporter.logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 
     // Renamed into place, as certificate managers do.
     let third = ca.server("third");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use patchlag_exporter::config::Config;
 use patchlag_exporter::snapshot::Snapshot;
-use patchlag_exporter::sources::{self, Fetched, ParseContext};
+use patchlag_exporter::sources::{Fetched, ParseContext};
 use patchlag_exporter::store::{Store, Success};
 
 /// "Now" for every benchmark: a Tuesday evening, a week after Patch Tuesday.
@@ -50,9 +50,7 @@ pub fn history(dir: &std::path::Path, years: i32) -> History {
             state: None,
             tier_names: &tier_names,
         };
-        let parsed = sources::build(source)
-            .parse(&fetched, &ctx)
-            .expect("parses");
+        let parsed = source.parser.parse(&fetched, &ctx).expect("parses");
         store
             .record_success(&Success {
                 source: &source.name,

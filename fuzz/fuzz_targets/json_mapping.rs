@@ -7,9 +7,9 @@ use std::sync::LazyLock;
 
 use jiff::tz::TimeZone;
 use libfuzzer_sys::fuzz_target;
-use patchlag_exporter::config::{JsonConfig, RecordTime, Role, Tiering, MAX_JSONPATH_FILTERS};
-use patchlag_exporter::sources::json::Json;
-use patchlag_exporter::sources::{Fetched, ParseContext, SourceKind};
+use patchlag_exporter::sources::json::{Json, JsonConfig};
+use patchlag_exporter::sources::settings::{RecordTime, Tiering, MAX_JSONPATH_FILTERS};
+use patchlag_exporter::sources::{Fetched, ParseContext, Role, SourceKind};
 use patchlag_exporter::timeparse::{zone, TimeFormat};
 use patchlag_exporter_fuzz::{check, NOW, TIERS};
 use serde_json_path::JsonPath;

@@ -3,8 +3,10 @@
 
 use std::path::Path;
 
-use patchlag_exporter::config::{Config, Role};
-use patchlag_exporter::sources::{self, Fetched, ParseContext, Parsed, SourceKind};
+use std::sync::Arc;
+
+use patchlag_exporter::config::Config;
+use patchlag_exporter::sources::{Fetched, ParseContext, Parsed, Role, SourceKind};
 
 /// 2025-06-01T00:00:00Z: "now" for the parsers that compare with it.
 pub const NOW: i64 = 1_748_736_000;
@@ -12,7 +14,7 @@ pub const NOW: i64 = 1_748_736_000;
 pub const TIERS: [&str; 3] = ["english", "other_languages", "office365"];
 
 pub struct Source {
-    pub kind: Box<dyn SourceKind>,
+    pub kind: Arc<dyn SourceKind>,
     pub role: Role,
 }
 
@@ -39,7 +41,7 @@ pub fn source(block: &str) -> Source {
         .expect("a source named fuzzed")
         .clone();
     Source {
-        kind: sources::build(&source),
+        kind: source.parser.clone(),
         role: source.role,
     }
 }

@@ -11,12 +11,13 @@ use std::path::Path;
 use chrono::DateTime;
 
 use super::{PairRow, Report, TierRow};
+use crate::build_info::BUILD;
 use crate::chart::{self, Chart, Mark, Point};
-use crate::config::{Config, KindConfig, Role, SourceConfig};
+use crate::config::{Config, SourceConfig};
 use crate::html::{escape, hours, time_tag, utc};
-use crate::metrics::BUILD;
 use crate::model::TierSpec;
 use crate::sources::fetch::redact_url;
+use crate::sources::Role;
 
 /// What the page says about how it was made, beside the report itself.
 #[derive(Debug, Clone, Copy)]
@@ -360,9 +361,13 @@ fn tier_section(
 }
 
 /// What a source is, for a reader who does not know the configuration.
-fn describe(source: &SourceConfig) -> String {
-    let what = match source.kind_name() {
-        "msrc" => "Microsoft Security Response Center (CVRF index)",
+fn describe(source: &SourceConfig) -> &'static str {
+    match source.kind_name() {
+        "msrc" => {
+            "Microsoft Security Response Center (CVRF index): a monthly release's clock \
+             starts at its release time on its release day (by default 10:00 \
+             America/Los_Angeles)"
+        }
         "m365_apps" => "Microsoft 365 Apps builds per update channel",
         "json" => "JSON document",
         "csv" => "CSV file",
@@ -373,32 +378,7 @@ fn describe(source: &SourceConfig) -> String {
              Last-Modified time, else by when it was first seen"
         }
         other => other,
-    };
-    let mut s = escape(what);
-    if let KindConfig::Msrc(m) = &source.kind {
-        let _ = write!(
-            s,
-            "; a monthly release's clock starts at {} {} on its release day",
-            m.release_time.format("%H:%M"),
-            escape(m.timezone.iana_name().unwrap_or("local time"))
-        );
-    } else if let Some(zone) = zone(source) {
-        let _ = write!(s, "; times without an offset read in {}", escape(zone));
     }
-    s
-}
-
-/// The IANA zone a source's times without an offset are read in, when it is not UTC.
-fn zone(source: &SourceConfig) -> Option<&str> {
-    let tz = match &source.kind {
-        KindConfig::Msrc(c) => &c.timezone,
-        KindConfig::Json(c) => &c.time.timezone,
-        KindConfig::Csv(c) => &c.time.timezone,
-        KindConfig::Feed(c) => &c.time.timezone,
-        KindConfig::Html(c) => &c.time.timezone,
-        _ => return None,
-    };
-    tz.iana_name().filter(|n| *n != "UTC" && *n != "Etc/UTC")
 }
 
 fn method(page: &mut String, report: &Report, ctx: &Context, period: &str) {
@@ -463,7 +443,7 @@ fn method(page: &mut String, report: &Report, ctx: &Context, period: &str) {
             page,
             "<tr><th scope=\"row\">{}</th><td>{role}</td><td>{}</td><td><code>{}</code></td></tr>",
             escape(&source.name),
-            describe(source),
+            escape(describe(source)),
             escape(&redact_url(&source.url))
         );
     }
@@ -521,9 +501,9 @@ fn method(page: &mut String, report: &Report, ctx: &Context, period: &str) {
         );
     }
     page.push_str(
-        "</ul>\n<h3>Times</h3>\n<p>All times are UTC (Coordinated Universal Time). Sources that \
-         write local times without an offset are read in their own time zone, as the sources \
-         table says.</p>\n",
+        "</ul>\n<h3>Times</h3>\n<p>All times are UTC (Coordinated Universal Time). Times a \
+         source writes without an offset are read in that source's configured time zone \
+         (<code>timezone</code>, UTC unless set) and shown here in UTC.</p>\n",
     );
     let tiers = report
         .tiers
@@ -670,12 +650,12 @@ sources:
         ));
         assert!(html.contains(
             "<tr><th scope=\"row\">msrc</th><td>starts clocks (bulletins)</td><td>Microsoft \
-             Security Response Center (CVRF index); a monthly release's clock starts at 10:00 \
-             America/Los_Angeles on its release day</td>\
+             Security Response Center (CVRF index): a monthly release&#39;s clock starts at its \
+             release time on its release day (by default 10:00 America/Los_Angeles)</td>\
              <td><code>https://user:xxxxx@msrc.example.invalid/updates</code></td></tr>"
         ));
         assert!(!html.contains("pa55word"));
-        assert!(html.contains("JSON document; times without an offset read in America/Chicago"));
+        assert!(html.contains("<td>JSON document</td>"));
         assert!(html.contains(
             "<strong>english</strong>: bulletins from <time datetime=\"2024-01-01T00:00:00Z\">"
         ));

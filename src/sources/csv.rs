@@ -1,11 +1,54 @@
 //! `csv`: a CSV file with a header row; `id`, `published`, `title`, `tier` and `covers` name
 //! columns (`covers` is split on `;`).
 
-use super::{
-    clean_covers, resolve_tiers, Fetched, ParseContext, Parsed, PollError, Record, SourceKind,
-};
-use crate::config::CsvConfig;
+use super::records::{clean_covers, resolve_tiers};
+use super::settings::{Key, RecordTime, Settings, Tiering};
+use super::{Fetched, Kind, ParseContext, Parsed, PollError, Record, Role, SourceKind};
+use crate::yaml::ConfigError;
 
+pub const KIND: Kind = Kind {
+    name: "csv",
+    roles: &[Role::Bulletins, Role::Releases],
+    keys: &[
+        Key::text("id"),
+        Key::text("published"),
+        Key::text("title"),
+        Key::text("time_format"),
+        Key::text("timezone"),
+        Key::text("tier"),
+        Key::map("tier_map"),
+        Key::list("tiers"),
+        Key::text("covers"),
+    ],
+    configure: |settings| Ok(std::sync::Arc::new(Csv::new(configure(settings)?))),
+};
+
+/// Column names.
+#[derive(Debug, Clone)]
+pub struct CsvConfig {
+    pub id: String,
+    pub published: String,
+    pub title: Option<String>,
+    pub tier: Option<String>,
+    pub covers: Option<String>,
+    pub time: RecordTime,
+    pub tiering: Option<Tiering>,
+}
+
+fn configure(s: &Settings<'_>) -> Result<CsvConfig, ConfigError> {
+    let column = |key: &str| s.text(key).map(|v| v.value.clone());
+    Ok(CsvConfig {
+        id: s.required_text("id")?.value.clone(),
+        published: s.required_text("published")?.value.clone(),
+        title: column("title"),
+        tier: column("tier"),
+        covers: column("covers"),
+        time: s.record_time()?,
+        tiering: s.release_tiering()?,
+    })
+}
+
+#[derive(Debug)]
 pub struct Csv {
     config: CsvConfig,
 }
@@ -17,6 +60,10 @@ impl Csv {
 }
 
 impl SourceKind for Csv {
+    fn tiering(&self) -> Option<&Tiering> {
+        self.config.tiering.as_ref()
+    }
+
     fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError> {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
@@ -115,7 +162,7 @@ impl SourceKind for Csv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{RecordTime, Tiering};
+    use crate::sources::settings::{RecordTime, Tiering};
     use crate::timeparse::{Published, TimeFormat};
     use chrono::NaiveDate;
     use jiff::tz::TimeZone;

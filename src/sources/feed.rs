@@ -11,15 +11,84 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
-use super::{resolve_tiers, Fetched, ParseContext, Parsed, PollError, Record, SourceKind};
-use crate::config::{FeedConfig, Tiering};
-use crate::timeparse::Published;
+use regex::Regex;
 
+use super::records::resolve_tiers;
+use super::settings::{regex_at, Key, RecordTime, RegexEq, Settings, Tiering};
+use super::{Fetched, Kind, ParseContext, Parsed, PollError, Record, Role, SourceKind};
+use crate::timeparse::Published;
+use crate::yaml::{location, ConfigError};
+
+pub const KIND: Kind = Kind {
+    name: "feed",
+    roles: &[Role::Bulletins, Role::Releases],
+    keys: &[
+        Key::text("title_match"),
+        Key::map("tier_from_title"),
+        Key::list("tiers"),
+        Key::text("time_format"),
+        Key::text("timezone"),
+    ],
+    configure: |settings| Ok(Arc::new(Feed::new(configure(settings)?))),
+};
+
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    pub title_match: Option<Regex>,
+    pub time: RecordTime,
+    pub tiering: Option<Tiering>,
+}
+
+fn configure(s: &Settings<'_>) -> Result<FeedConfig, ConfigError> {
+    let mut tiering = s.tiering()?;
+    if let Some(map) = s.map("tier_from_title") {
+        if tiering.is_some() {
+            return Err(s.error(
+                "tier_from_title",
+                "set either `tier_from_title` or `tiers`, not both",
+            ));
+        }
+        if map.value.is_empty() {
+            return Err(s.error(
+                "tier_from_title",
+                "must map at least one tier to a title regex",
+            ));
+        }
+        let mut list = Vec::new();
+        for (tier, re) in &map.value {
+            let key = format!("tier_from_title.{tier}");
+            if !s.tier_names.contains(tier.as_str()) {
+                return Err(s.error_at(Some(location(map)), &key, "unknown tier"));
+            }
+            let re = regex_at(s.file, location(map), re, &s.key(&key))?;
+            list.push((tier.clone(), RegexEq(re)));
+        }
+        tiering = Some(Tiering::FromTitle(list));
+    }
+    if s.role == Role::Releases && tiering.is_none() {
+        return Err(s.error_at(
+            Some(s.kind_at),
+            "tiers",
+            "a feed release source needs `tiers` or `tier_from_title`",
+        ));
+    }
+    Ok(FeedConfig {
+        title_match: s.regex("title_match")?,
+        time: s.record_time()?,
+        tiering,
+    })
+}
+
+#[derive(Debug)]
 pub struct Feed {
     config: FeedConfig,
 }
 
 impl Feed {
+    pub fn config(&self) -> &FeedConfig {
+        &self.config
+    }
+
     pub fn new(config: FeedConfig) -> Feed {
         Feed { config }
     }
@@ -73,6 +142,10 @@ fn title_text(title: &feed_rs::model::Text) -> String {
 }
 
 impl SourceKind for Feed {
+    fn tiering(&self) -> Option<&Tiering> {
+        self.config.tiering.as_ref()
+    }
+
     fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError> {
         // feed-rs reads dates into instants with its own lenient rules, dropping the text: a bad
         // date would vanish without a word, and a bare date could not stay a day. Its timestamp
@@ -155,7 +228,7 @@ impl SourceKind for Feed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{RecordTime, RegexEq};
+    use crate::sources::settings::{RecordTime, RegexEq};
     use crate::sources::Reason;
     use crate::timeparse::TimeFormat;
     use chrono::NaiveDate;

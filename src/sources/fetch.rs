@@ -18,8 +18,7 @@ use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
-use super::{Fetched, PollError, Reason};
-use crate::config::{KindConfig, SourceConfig};
+use super::{Fetched, Needs, PollError, Reason};
 use crate::duration::format_duration;
 
 /// More than a handful of redirects is a misconfiguration or a loop.
@@ -33,6 +32,25 @@ pub const RETRY_BACKOFF: Duration = Duration::from_millis(500);
 /// while content goals are counted in hours.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
+/// Where and how one source is fetched, as its configuration says.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint<'a> {
+    /// The source's name, for log lines.
+    pub name: &'a str,
+    pub url: &'a str,
+    pub timeout: Duration,
+    pub max_body_bytes: u64,
+    pub headers: &'a [(String, String)],
+    pub proxy_url: Option<&'a str>,
+    pub tls: &'a TlsConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsConfig {
+    pub ca_file: Option<std::path::PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
 pub struct Fetcher {
     /// The source's name, for log lines.
     name: String,
@@ -41,9 +59,7 @@ pub struct Fetcher {
     client: Option<reqwest::Client>,
     timeout: Duration,
     max_body_bytes: u64,
-    /// `http_resource` needs the body only to digest it: when the answer carries a validator
-    /// (`ETag`, `Last-Modified`, a file's mtime), the body is not read, so a content file larger
-    /// than `max_body_bytes` can still be watched.
+    /// See `Needs::validators_suffice`.
     validators_suffice: bool,
 }
 
@@ -79,12 +95,15 @@ impl AttemptError {
 impl Fetcher {
     /// Builds the HTTP client of a source. Fails only on settings that are already validated
     /// (a CA file that became unreadable, say), with a message for the operator.
-    pub fn new(source: &SourceConfig) -> Result<Fetcher, String> {
-        let client = if source.urls().iter().all(|u| u.starts_with("file://")) {
+    pub fn new(source: Endpoint<'_>, needs: Needs<'_>) -> Result<Fetcher, String> {
+        let files_only = std::iter::once(source.url)
+            .chain(needs.other_urls.iter().copied())
+            .all(|u| u.starts_with("file://"));
+        let client = if files_only {
             None
         } else {
             let mut headers = HeaderMap::new();
-            for (k, v) in &source.headers {
+            for (k, v) in source.headers {
                 let name =
                     HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header {k}: {e}"))?;
                 let mut value = HeaderValue::from_str(v).map_err(|e| format!("header {k}: {e}"))?;
@@ -107,8 +126,8 @@ impl Fetcher {
                     builder = builder.add_root_certificate(cert);
                 }
             }
-            if let Some(proxy) = &source.proxy_url {
-                let proxy = reqwest::Proxy::all(proxy.as_str())
+            if let Some(proxy) = source.proxy_url {
+                let proxy = reqwest::Proxy::all(proxy)
                     .map_err(|e| format!("proxy_url: {}", e.without_url()))?
                     .no_proxy(reqwest::NoProxy::from_env());
                 builder = builder.proxy(proxy);
@@ -120,12 +139,12 @@ impl Fetcher {
             )
         };
         Ok(Fetcher {
-            name: source.name.clone(),
-            url: source.url.clone(),
+            name: source.name.to_string(),
+            url: source.url.to_string(),
             client,
             timeout: source.timeout,
             max_body_bytes: source.max_body_bytes,
-            validators_suffice: matches!(source.kind, KindConfig::HttpResource(_)),
+            validators_suffice: needs.validators_suffice,
         })
     }
 

@@ -14,12 +14,89 @@ use ego_tree::iter::Edge;
 use regex::Regex;
 use scraper::{ElementRef, Node, Selector};
 
-use super::{
-    clean_covers, resolve_tiers, Fetched, ParseContext, Parsed, PollError, Record, SourceKind,
-};
-use crate::config::HtmlConfig;
+use super::records::{clean_covers, resolve_tiers};
+use super::settings::{Key, RecordTime, Settings, Tiering};
+use super::{Fetched, Kind, ParseContext, Parsed, PollError, Record, Role, SourceKind};
 use crate::timeparse::{Published, TimeFormat};
+use crate::yaml::ConfigError;
 
+/// Default `covers_regex`: words shaped like bulletin ids (2026-Nov, 2017-May-B, Oct-OOB,
+/// MS17-010, KB5031234, CVE-2024-21412).
+pub const DEFAULT_COVERS_REGEX: &str = r"\b((?:\d{4}-[A-Z][a-z]{2}(?:-[A-Z0-9]+)?)|(?:[A-Z][a-z]{2}-OOB)|(?:MS\d{2}-\d{3})|(?:KB\d{6,8})|(?:CVE-\d{4}-\d{4,7}))\b";
+
+pub const KIND: Kind = Kind {
+    name: "html",
+    roles: &[Role::Bulletins, Role::Releases],
+    keys: &[
+        Key::text("rows"),
+        Key::text("id"),
+        Key::text("published"),
+        Key::text("title"),
+        Key::text("tier"),
+        Key::text("covers"),
+        Key::text("id_regex"),
+        Key::text("published_regex"),
+        Key::text("tier_regex"),
+        Key::text("covers_regex"),
+        Key::text("time_format"),
+        Key::text("timezone"),
+        Key::map("tier_map"),
+        Key::list("tiers"),
+    ],
+    configure: |settings| Ok(std::sync::Arc::new(Html::new(configure(settings)?))),
+};
+
+/// CSS selectors are compiled when the configuration is read, so `--config.check` rejects a
+/// bad one with its position. All but `rows` are relative to a row (`:scope` is the row
+/// itself).
+#[derive(Debug, Clone)]
+pub struct HtmlConfig {
+    pub rows: Selector,
+    pub id: Selector,
+    pub published: Selector,
+    pub title: Option<Selector>,
+    pub tier: Option<Selector>,
+    pub covers: Option<Selector>,
+    pub id_regex: Option<Regex>,
+    pub published_regex: Option<Regex>,
+    pub tier_regex: Option<Regex>,
+    pub covers_regex: Regex,
+    pub time: RecordTime,
+    pub tiering: Option<Tiering>,
+}
+
+fn configure(s: &Settings<'_>) -> Result<HtmlConfig, ConfigError> {
+    let covers_regex = match s.capture_regex("covers_regex")? {
+        Some(re) => re,
+        None => s.regex_or("covers_regex", DEFAULT_COVERS_REGEX)?,
+    };
+    // A regex without the value it applies to is a mistake, not a no-op.
+    for k in ["tier", "covers"] {
+        let regex = format!("{k}_regex");
+        if s.is_set(&regex) && !s.is_set(k) {
+            return Err(s.error(
+                &regex,
+                format!("needs `{k}` (the selector whose text it applies to)"),
+            ));
+        }
+    }
+    Ok(HtmlConfig {
+        rows: s.required_selector("rows")?,
+        id: s.required_selector("id")?,
+        published: s.required_selector("published")?,
+        title: s.selector("title")?,
+        tier: s.selector("tier")?,
+        covers: s.selector("covers")?,
+        id_regex: s.capture_regex("id_regex")?,
+        published_regex: s.capture_regex("published_regex")?,
+        tier_regex: s.capture_regex("tier_regex")?,
+        covers_regex,
+        time: s.record_time()?,
+        tiering: s.release_tiering()?,
+    })
+}
+
+#[derive(Debug)]
 pub struct Html {
     config: HtmlConfig,
     /// Cells often give only the date where others give date and time (`11/12/2024` beside
@@ -28,6 +105,10 @@ pub struct Html {
 }
 
 impl Html {
+    pub fn config(&self) -> &HtmlConfig {
+        &self.config
+    }
+
     pub fn new(config: HtmlConfig) -> Html {
         let date_only = config.time.format.date_part();
         Html { config, date_only }
@@ -188,6 +269,10 @@ fn capture<'t>(re: Option<&Regex>, text: &'t str, key: &str) -> Result<Cow<'t, s
 }
 
 impl SourceKind for Html {
+    fn tiering(&self) -> Option<&Tiering> {
+        self.config.tiering.as_ref()
+    }
+
     fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError> {
         let page = std::str::from_utf8(&fetched.body)
             .map_err(|e| PollError::parse(format!("the page is not valid UTF-8: {e}")))?;
@@ -229,7 +314,7 @@ impl SourceKind for Html {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{RecordTime, Tiering, DEFAULT_COVERS_REGEX};
+    use crate::sources::settings::{RecordTime, Tiering};
     use crate::sources::Reason;
     use crate::timeparse::{local_to_unix, zone};
     use chrono::NaiveDate;
@@ -386,10 +471,10 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pmimport.yml");
         let config = crate::config::Config::load(&path).expect("valid example");
         let source = config.source("pmimport_kb").expect("pmimport_kb");
-        let crate::config::KindConfig::Html(html) = &source.kind else {
-            panic!("not html");
-        };
-        let from_example = parse(html.clone(), &fixture("pmimport-kb.html")).expect("parses");
+        let html: &dyn std::any::Any = source.parser.as_ref();
+        let html: &Html = html.downcast_ref().expect("html");
+        let from_example =
+            parse(html.config.clone(), &fixture("pmimport-kb.html")).expect("parses");
         let from_test = parse(kb(), &fixture("pmimport-kb.html")).expect("parses");
         assert_eq!(from_example.records, from_test.records);
         assert_eq!(from_example.records.len(), 6);

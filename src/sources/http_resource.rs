@@ -18,10 +18,32 @@ use chrono::{DateTime, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{resolve_tiers, Fetched, ParseContext, Parsed, PollError, Record, SourceKind};
-use crate::config::HttpResourceConfig;
+use super::records::resolve_tiers;
+use super::settings::{Key, Settings, Tiering};
+use super::{Fetched, Kind, Needs, ParseContext, Parsed, PollError, Record, Role, SourceKind};
 use crate::timeparse::{rfc3339, Published};
+use crate::yaml::ConfigError;
 
+pub const KIND: Kind = Kind {
+    name: "http_resource",
+    roles: &[Role::Releases],
+    keys: &[Key::list("tiers")],
+    configure: |settings| Ok(std::sync::Arc::new(HttpResource::new(configure(settings)?))),
+};
+
+#[derive(Debug, Clone)]
+pub struct HttpResourceConfig {
+    pub tiering: Tiering,
+}
+
+fn configure(s: &Settings<'_>) -> Result<HttpResourceConfig, ConfigError> {
+    match s.tiering()? {
+        Some(tiering) => Ok(HttpResourceConfig { tiering }),
+        None => Err(s.error_at(Some(s.kind_at), "tiers", "required for kind http_resource")),
+    }
+}
+
+#[derive(Debug)]
 pub struct HttpResource {
     config: HttpResourceConfig,
 }
@@ -90,6 +112,18 @@ fn sha256_id(body: &[u8]) -> String {
 }
 
 impl SourceKind for HttpResource {
+    fn tiering(&self) -> Option<&Tiering> {
+        Some(&self.config.tiering)
+    }
+
+    /// The body is read only to digest it, when the answer has no validator.
+    fn needs(&self) -> Needs<'_> {
+        Needs {
+            validators_suffice: true,
+            other_urls: Vec::new(),
+        }
+    }
+
     fn request_headers(&self, state: Option<&str>) -> Vec<(String, String)> {
         let state = State::load(state);
         // Without a known current version a 304 could not be turned into a record.
@@ -162,7 +196,7 @@ impl SourceKind for HttpResource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Tiering;
+    use crate::sources::settings::Tiering;
     use crate::sources::Reason;
 
     const T0: i64 = 1_731_441_600; // 2024-11-12T20:00:00Z

@@ -12,11 +12,56 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::{
-    clean_covers, resolve_tiers, Fetched, ParseContext, Parsed, PollError, Record, SourceKind,
-};
-use crate::config::JsonConfig;
+use super::records::{clean_covers, resolve_tiers};
+use super::settings::{Key, RecordTime, Settings, Tiering};
+use super::{Fetched, Kind, ParseContext, Parsed, PollError, Record, Role, SourceKind};
+use crate::yaml::ConfigError;
 
+pub const KIND: Kind = Kind {
+    name: "json",
+    roles: &[Role::Bulletins, Role::Releases],
+    keys: &[
+        Key::text("items"),
+        Key::text("id"),
+        Key::text("published"),
+        Key::text("title"),
+        Key::text("time_format"),
+        Key::text("timezone"),
+        Key::text("tier"),
+        Key::map("tier_map"),
+        Key::list("tiers"),
+        Key::text("covers"),
+    ],
+    configure: |settings| Ok(std::sync::Arc::new(Json::new(configure(settings)?))),
+};
+
+#[derive(Debug, Clone)]
+pub struct JsonConfig {
+    pub items: JsonPath,
+    pub id: JsonPath,
+    pub published: JsonPath,
+    pub title: Option<JsonPath>,
+    pub tier: Option<JsonPath>,
+    pub covers: Option<JsonPath>,
+    pub time: RecordTime,
+    /// `None` for bulletin sources.
+    pub tiering: Option<Tiering>,
+}
+
+fn configure(s: &Settings<'_>) -> Result<JsonConfig, ConfigError> {
+    Ok(JsonConfig {
+        items: s.required_jsonpath("items")?,
+        id: s.required_jsonpath("id")?,
+        published: s.required_jsonpath("published")?,
+        title: s.jsonpath("title")?,
+        tier: s.jsonpath("tier")?,
+        covers: s.jsonpath("covers")?,
+        time: s.record_time()?,
+        tiering: s.release_tiering()?,
+    })
+}
+
+#[derive(Debug)]
 pub struct Json {
     config: JsonConfig,
 }
@@ -76,6 +121,10 @@ fn member_items<'a>(items: &JsonPath, body: &'a [u8]) -> Option<Vec<&'a RawValue
 }
 
 impl SourceKind for Json {
+    fn tiering(&self) -> Option<&Tiering> {
+        self.config.tiering.as_ref()
+    }
+
     fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError> {
         let mut parsed = Parsed::default();
         if let Some(items) = member_items(&self.config.items, &fetched.body) {
@@ -171,7 +220,7 @@ impl Json {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{RecordTime, Tiering};
+    use crate::sources::settings::{RecordTime, Tiering};
     use crate::timeparse::zone;
     use crate::timeparse::{Published, TimeFormat};
     use std::collections::BTreeMap;

@@ -1,8 +1,10 @@
-//! Source kinds: each turns one fetched answer into records.
+//! Source kinds: each turns fetched answers into records.
 //!
-//! A kind only parses; fetching (HTTP or `file://`, with limits) lives in `fetch`, storing in
-//! the store. Kinds are pure functions of the answer, the previous state they left and "now",
-//! so each is tested on fixtures without a network.
+//! Everything a kind knows lives in its file: its settings and their checks, and its parser.
+//! `KINDS` lists them; adding a kind is one file and one entry there. A kind only parses;
+//! fetching (HTTP or `file://`, with limits) lives in `fetch`, storing in the store. Kinds are
+//! pure functions of the answer, the previous state they left and "now", so each is tested on
+//! fixtures without a network.
 
 pub mod csv;
 pub mod feed;
@@ -11,14 +13,67 @@ pub mod html;
 pub mod http_resource;
 pub mod json;
 pub mod msrc;
+pub mod records;
+pub mod settings;
 
+use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{KindConfig, SourceConfig, Tiering};
 use crate::timeparse::Published;
+use crate::yaml::ConfigError;
+use settings::{Key, Settings, Tiering};
+
+/// Every source kind, by the name a configuration gives it.
+pub const KINDS: [Kind; 6] = [
+    msrc::KIND,
+    json::KIND,
+    csv::KIND,
+    feed::KIND,
+    html::KIND,
+    http_resource::KIND,
+];
+
+/// What the configuration knows of a source kind.
+pub struct Kind {
+    /// The value of `kind:`.
+    pub name: &'static str,
+    /// The roles its sources can have.
+    pub roles: &'static [Role],
+    /// Its settings, beside those every source takes.
+    pub keys: &'static [Key],
+    /// Checks a source's settings and builds its parser.
+    pub configure: fn(&Settings<'_>) -> Result<Arc<dyn SourceKind>, ConfigError>,
+}
+
+impl fmt::Debug for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// The kind named `name`.
+pub fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Bulletins,
+    Releases,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Bulletins => "bulletins",
+            Role::Releases => "releases",
+        }
+    }
+}
 
 /// One bulletin or release as a source lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,63 +231,40 @@ impl fmt::Display for PollError {
     }
 }
 
-/// One source kind. Implementations must never panic on what a source sends.
-pub trait SourceKind: Send + Sync {
+/// What a kind needs from the fetcher, beside its source's `url` and limits.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Needs<'a> {
+    /// When the answer carries a validator (`ETag`, `Last-Modified`, a file's mtime) its body
+    /// is not read: a file larger than `max_body_bytes` can still be watched.
+    pub validators_suffice: bool,
+    /// Other URLs the kind asks for (templates such as MSRC's documents).
+    pub other_urls: Vec<&'a str>,
+}
+
+/// One configured source kind: its settings and its parser. Implementations must never panic
+/// on what a source sends. `Debug` shows every setting: a reload restarts a source's poller
+/// exactly when that rendering changes.
+pub trait SourceKind: Any + Send + Sync + fmt::Debug {
+    /// How the records of a release source find their tiers.
+    fn tiering(&self) -> Option<&Tiering> {
+        None
+    }
+
+    fn needs(&self) -> Needs<'_> {
+        Needs::default()
+    }
+
+    /// Something to tell the operator once, when the source's poller starts.
+    fn notice(&self) -> Option<String> {
+        None
+    }
+
     /// Extra request headers derived from the previous poll's state (conditional requests).
     fn request_headers(&self, _state: Option<&str>) -> Vec<(String, String)> {
         Vec::new()
     }
 
     fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError>;
-}
-
-/// Builds the parser for a configured source.
-pub fn build(source: &SourceConfig) -> Box<dyn SourceKind> {
-    match &source.kind {
-        KindConfig::Msrc(c) => Box::new(msrc::Msrc::new(c.clone())),
-        KindConfig::Json(c) => Box::new(json::Json::new(c.clone())),
-        KindConfig::Csv(c) => Box::new(csv::Csv::new(c.clone())),
-        KindConfig::Feed(c) => Box::new(feed::Feed::new(c.clone())),
-        KindConfig::Html(c) => Box::new(html::Html::new(c.clone())),
-        KindConfig::HttpResource(c) => Box::new(http_resource::HttpResource::new(c.clone())),
-    }
-}
-
-/// Resolves the tiers of a release record from extracted values. Returns `None` when the
-/// record belongs to no configured tier (filtered, not malformed).
-pub fn resolve_tiers(
-    tiering: &Tiering,
-    values: &[String],
-    tier_names: &[String],
-) -> Option<Vec<String>> {
-    let mut tiers: Vec<String> = match tiering {
-        Tiering::Fixed(list) => list.clone(),
-        Tiering::Extracted { .. } => values
-            .iter()
-            .filter_map(|v| tiering.map_value(v))
-            .filter(|t| tier_names.iter().any(|n| n == t))
-            .collect(),
-        Tiering::FromTitle(_) => Vec::new(),
-    };
-    tiers.sort();
-    tiers.dedup();
-    if tiers.is_empty() {
-        None
-    } else {
-        Some(tiers)
-    }
-}
-
-/// Covers as listed by a source: trimmed, empty entries dropped, duplicates removed.
-pub fn clean_covers<I: IntoIterator<Item = String>>(values: I) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for v in values {
-        let v = v.trim();
-        if !v.is_empty() && !out.iter().any(|o| o == v) {
-            out.push(v.to_string());
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -30,14 +30,130 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
-use chrono::{NaiveDate, Weekday};
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveTime, Weekday};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{Fetched, FollowUp, ParseContext, Parsed, PollError, Record, Request, SourceKind};
-use crate::config::{MsrcConfig, OutOfBandConfig};
+use jiff::tz::TimeZone;
+use regex::Regex;
+
+use super::settings::{Key, Settings};
+use super::{
+    Fetched, FollowUp, Kind, Needs, ParseContext, Parsed, PollError, Record, Request, Role,
+    SourceKind,
+};
 use crate::timeparse::{local_to_unix, Published};
+use crate::yaml::ConfigError;
+
+/// Microsoft's release days are Pacific calendar days.
+pub const DEFAULT_MSRC_TIMEZONE: &str = "America/Los_Angeles";
+/// Microsoft publishes security updates at 10:00 Pacific time.
+pub const DEFAULT_MSRC_RELEASE_TIME: &str = "10:00";
+/// Pre-release documents are titled "... Early Security Updates" or "... Early Security Release".
+pub const DEFAULT_MSRC_EXCLUDE_TITLE: &str = r"(?i)\bearly\b";
+/// Only security releases are bulletins: the index also lists "Mariner Release Notes" documents
+/// with monthly-looking ids (`1999-Sep` … `2015-Sep`).
+pub const DEFAULT_MSRC_INCLUDE_TITLE: &str = r"(?i)\bsecurity\b";
+/// Out-of-band security updates are added to the running month's document: read by default.
+pub const DEFAULT_MSRC_OUT_OF_BAND: bool = true;
+/// The placeholder of `documents_url` that stands for a document's id.
+pub const DOCUMENT_ID_PLACEHOLDER: &str = "{id}";
+
+pub const KIND: Kind = Kind {
+    name: "msrc",
+    roles: &[Role::Bulletins],
+    keys: &[
+        Key::text("timezone"),
+        Key::text("release_time"),
+        Key::text("include_title"),
+        Key::text("exclude_title"),
+        Key::flag("out_of_band"),
+        Key::text("documents_url"),
+    ],
+    configure: |settings| {
+        let mut msrc = Msrc::new(configure(settings)?);
+        if msrc.config.out_of_band.is_none() && settings.flag("out_of_band") != Some(false) {
+            msrc.notice = Some(
+                "out-of-band detection is off: the url does not end in /updates and no documents_url is set"
+                    .to_string(),
+            );
+        }
+        Ok(std::sync::Arc::new(msrc))
+    },
+};
+
+#[derive(Debug, Clone)]
+pub struct MsrcConfig {
+    pub timezone: TimeZone,
+    pub release_time: NaiveTime,
+    pub include_title: Regex,
+    pub exclude_title: Regex,
+    /// `None` when out-of-band detection is off.
+    pub out_of_band: Option<OutOfBandConfig>,
+}
+
+/// Reading the month documents for out-of-band security updates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutOfBandConfig {
+    /// A URL with `{id}` where the document's id goes.
+    pub documents_url: String,
+    /// On the first poll, the documents of bulletins published within this window are read
+    /// (`metrics.series_window`: the bulletins a user sees series for).
+    pub first_read_window: Duration,
+}
+
+impl OutOfBandConfig {
+    /// The URL of document `id`, or `None` for an id that cannot be part of a URL path as it is
+    /// (real ids are letters, digits and dashes; anything else is not fetched).
+    pub fn document_url(&self, id: &str) -> Option<String> {
+        let tame = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            && !id.starts_with('.');
+        tame.then(|| self.documents_url.replace(DOCUMENT_ID_PLACEHOLDER, id))
+    }
+}
+
+/// `{base}/updates` → `{base}/cvrf/{id}`, where the CVRF API serves each document; `None` for a
+/// URL of another shape (a mirror, a file), where only `documents_url` can say.
+pub fn default_documents_url(url: &str) -> Option<String> {
+    url.strip_suffix("/updates")
+        .map(|base| format!("{base}/cvrf/{DOCUMENT_ID_PLACEHOLDER}"))
+}
+
+fn configure(s: &Settings<'_>) -> Result<MsrcConfig, ConfigError> {
+    let release_time = match s.text("release_time") {
+        Some(t) => NaiveTime::parse_from_str(&t.value, "%H:%M")
+            .or_else(|_| NaiveTime::parse_from_str(&t.value, "%H:%M:%S"))
+            .map_err(|_| s.error("release_time", "expected HH:MM, e.g. \"10:00\""))?,
+        None => NaiveTime::parse_from_str(DEFAULT_MSRC_RELEASE_TIME, "%H:%M")
+            .map_err(|_| s.error_at(None, "release_time", "bad default"))?,
+    };
+    let out_of_band = s.flag("out_of_band").unwrap_or(DEFAULT_MSRC_OUT_OF_BAND);
+    if !out_of_band && s.is_set("documents_url") {
+        return Err(s.error("documents_url", "out_of_band is false: no document is read"));
+    }
+    let documents_url = match s.url_template("documents_url", DOCUMENT_ID_PLACEHOLDER)? {
+        Some(url) => Some(url),
+        None => default_documents_url(s.url),
+    };
+    Ok(MsrcConfig {
+        timezone: s.timezone(DEFAULT_MSRC_TIMEZONE)?,
+        release_time,
+        include_title: s.regex_or("include_title", DEFAULT_MSRC_INCLUDE_TITLE)?,
+        exclude_title: s.regex_or("exclude_title", DEFAULT_MSRC_EXCLUDE_TITLE)?,
+        out_of_band: documents_url
+            .filter(|_| out_of_band)
+            .map(|documents_url| OutOfBandConfig {
+                documents_url,
+                first_read_window: s.series_window,
+            }),
+    })
+}
 
 /// Out-of-band days taken from one document. A real month has a handful; a hostile document
 /// must not turn into thousands of bulletins.
@@ -51,8 +167,11 @@ const SOON_SECONDS: i64 = 36 * 3600;
 /// day's clock starts, up to this far ahead; later dates are left out as not real.
 pub const MAX_WAIT_SECONDS: i64 = 14 * 86400;
 
+#[derive(Debug)]
 pub struct Msrc {
     config: MsrcConfig,
+    /// Said once when the poller starts: why out-of-band detection is off.
+    notice: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -121,8 +240,15 @@ struct Listed {
 }
 
 impl Msrc {
+    pub fn config(&self) -> &MsrcConfig {
+        &self.config
+    }
+
     pub fn new(config: MsrcConfig) -> Msrc {
-        Msrc { config }
+        Msrc {
+            config,
+            notice: None,
+        }
     }
 
     /// The index's accepted entries, as records and (only when out-of-band reading needs them:
@@ -196,6 +322,22 @@ fn clock_start(config: &MsrcConfig, day: NaiveDate) -> i64 {
 }
 
 impl SourceKind for Msrc {
+    fn needs(&self) -> Needs<'_> {
+        Needs {
+            validators_suffice: false,
+            other_urls: self
+                .config
+                .out_of_band
+                .iter()
+                .map(|o| o.documents_url.as_str())
+                .collect(),
+        }
+    }
+
+    fn notice(&self) -> Option<String> {
+        self.notice.clone()
+    }
+
     fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError> {
         let (mut parsed, listed) = self.read_index(&fetched.body, ctx.now)?;
         if let Some(oob) = &self.config.out_of_band {
@@ -649,10 +791,7 @@ pub fn out_of_band_days(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{
-        OutOfBandConfig, DEFAULT_MSRC_EXCLUDE_TITLE, DEFAULT_MSRC_INCLUDE_TITLE,
-        DEFAULT_MSRC_TIMEZONE,
-    };
+
     use crate::sources::Reason;
     use crate::timeparse::zone;
     use chrono::{DateTime, NaiveTime};

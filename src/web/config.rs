@@ -21,7 +21,7 @@ use serde_saphyr::Spanned;
 use super::tls::{
     self, ClientAuth, CurveName, Pem, SuiteName, TlsKey, TlsReloader, TlsSettings, AVAILABLE_CURVES,
 };
-use crate::config::{parse_yaml, ConfigError};
+use crate::yaml::{self, location, ConfigError};
 
 /// exporter-toolkit's default: TLS 1.0 and 1.1 are off unless asked for.
 const DEFAULT_MIN_VERSION: &str = "TLS12";
@@ -79,7 +79,7 @@ impl WebSettings {
         }) {
             RawWebConfig::default()
         } else {
-            parse_yaml(path, text)?
+            yaml::parse(path, text)?
         };
         Checker { file: path }.check(raw)
     }
@@ -153,15 +153,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn err<T>(&self, at: Option<&S<T>>, key: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            file: self.file.to_path_buf(),
-            line: at.map(|s| s.referenced.line() as usize).filter(|l| *l > 0),
-            column: at
-                .map(|s| s.referenced.column() as usize)
-                .filter(|c| *c > 0),
-            key: key.to_string(),
-            message: message.into(),
-        }
+        ConfigError::at(self.file, at.map(location), key, message)
     }
 
     fn resolve(&self, file: &str) -> PathBuf {

@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use crate::config::ConfigError;
 use crate::metrics::ReloadStatus;
+use crate::yaml::{self, ConfigError};
 
 pub use config::{RateLimit, WebSettings};
 pub use middleware::layer;
@@ -114,13 +114,7 @@ fn checksum(text: &str) -> [u8; 32] {
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.to_path_buf(),
-        line: None,
-        column: None,
-        key: String::new(),
-        message: format!("cannot read web configuration: {e}"),
-    })
+    yaml::read(path, "web configuration")
 }
 
 /// Reloads are events of the process: stamped with the real time.
@@ -205,16 +199,15 @@ impl WebConfig {
         }
         let settings = WebSettings::parse(&self.file, &text)?;
         if settings.tls.is_some() != self.serves_tls {
-            return Err(ConfigError {
-                file: self.file.clone(),
-                line: None,
-                column: None,
-                key: "tls_server_config".to_string(),
-                message: format!(
+            return Err(ConfigError::at(
+                &self.file,
+                None,
+                "tls_server_config",
+                format!(
                     "turning TLS {} takes a restart",
                     if self.serves_tls { "off" } else { "on" }
                 ),
-            });
+            ));
         }
         Ok(Some((sum, Active::new(settings, Some(&live.active)))))
     }
