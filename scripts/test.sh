@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite. On a fresh Debian machine it first installs what the tests talk to
-# (promtool, amtool, headless Chromium and chromedriver, from Debian's packages), then runs
-# lints, unit, integration and end-to-end tests, and the Prometheus rule and dashboard checks.
+# (promtool, amtool, headless Chromium and chromedriver, poppler-utils, from Debian's
+# packages), then runs lints, unit, integration and end-to-end tests, and the Prometheus rule
+# and dashboard checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,8 @@ need=()
   need+=(prometheus-alertmanager)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+# tests/report_html.rs reads the printed report back with pdftotext and pdfinfo.
+{ command -v pdftotext && command -v pdfinfo; } >/dev/null 2>&1 || need+=(poppler-utils)
 # tests/bench_smoke.rs runs scripts/bench.sh --smoke against nginx with wrk.
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v curl >/dev/null 2>&1 || need+=(curl)

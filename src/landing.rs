@@ -1,12 +1,15 @@
 //! The landing page `/`: one self-contained HTML page (inline CSS, no script, no external
 //! asset, so it works air-gapped and behind any proxy) that answers a patch administrator's two
 //! questions at a glance: is the current content late, and how often has the vendor met its
-//! goals. Every colour comes with a text label, and the tables have real headers.
+//! goals. Every colour comes with a text label (the charts' markers differ in shape and fill),
+//! and the tables have real headers.
 
 use std::fmt::Write as _;
 
 use chrono::DateTime;
 
+use crate::chart::{self, Chart, Mark, Point};
+use crate::html::escape as esc;
 use crate::snapshot::Snapshot;
 use crate::status::{status_doc, CurrentDoc, PairDoc, SourceDoc, StatusDoc, TierDoc};
 
@@ -18,6 +21,7 @@ pub fn render(snapshot: &Snapshot, now: i64, telemetry_path: &str) -> String {
         now,
     };
     page.head(&doc, telemetry_path);
+    page.charts(&doc);
     page.tiers(&doc);
     page.grid(&doc);
     page.sources(&doc.sources);
@@ -71,6 +75,10 @@ td.cell .badge{background:#fff}
 code{font-size:12.5px}
 dl.legend{display:grid;grid-template-columns:max-content 1fr;gap:4px 12px;font-size:13px;margin:6px 0}
 dl.legend dd{margin:0;color:var(--muted)}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:10px 28px}
+.charts figure{margin:0}
+.charts figcaption{font-weight:600;font-size:14px}
+.charts figcaption small{display:inline;margin-left:2px}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 "#;
 
@@ -89,17 +97,80 @@ impl Page {
             self.html,
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-             <title>patchlag-exporter</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+             <title>patchlag-exporter</title>\n<style>{STYLE}{}</style>\n</head>\n<body>\n\
              <header>\n<h1>patchlag-exporter</h1>\n\
              <p id=\"build\">version {} · revision {} · rustc {} · as of {}</p>\n\
              <nav aria-label=\"Endpoints\"><a href=\"{}\">Metrics</a><a href=\"api/v1/status\">Status API</a>\
              <a href=\"-/healthy\">Health</a><a href=\"-/ready\">Readiness</a></nav>\n</header>\n<main>\n",
+            chart::STYLE,
             esc(doc.version),
             esc(doc.revision),
             esc(doc.rustc_version),
             time_tag(&doc.now),
             esc(telemetry_path.trim_start_matches('/')),
         );
+    }
+
+    /// One chart per tier of the series window's bulletins, above the tables.
+    fn charts(&mut self, doc: &StatusDoc) {
+        let window = days(doc.series_window_seconds);
+        let _ = write!(
+            self.html,
+            "<section aria-labelledby=\"charts-h\">\n<h2 id=\"charts-h\">Delays in the last {window}</h2>\n\
+             <p class=\"note\">Every bulletin of the last {window} by tier: the hours from the bulletin \
+             to its content release (or until now, while there is none) against the tier's goal.</p>\n",
+        );
+        let points: Vec<Vec<Point>> = doc
+            .tiers
+            .iter()
+            .map(|t| {
+                doc.bulletins
+                    .iter()
+                    .filter_map(|b| {
+                        let p = b.tiers.iter().find(|p| p.tier == t.name)?;
+                        Some(Point {
+                            at: self.now - b.age_seconds,
+                            delay: p.delay_seconds,
+                            mark: Mark::of(p.status, p.pending),
+                            name: b.id.clone(),
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let present: Vec<(Mark, Option<usize>)> = Mark::ALL
+            .into_iter()
+            .filter(|m| points.iter().flatten().any(|p| p.mark == *m))
+            .map(|m| (m, None))
+            .collect();
+        if !present.is_empty() {
+            self.push(&chart::legend(&present));
+        }
+        self.push("<div class=\"charts\">\n");
+        for (t, points) in doc.tiers.iter().zip(&points) {
+            let title = format!(
+                "{}: hours from each bulletin of the last {window} to its content, against the {} goal",
+                t.name,
+                hours(t.goal_seconds)
+            );
+            let svg = Chart {
+                title: &title,
+                width: 620.0,
+                height: 250.0,
+                from: self.now - doc.series_window_seconds,
+                to: self.now,
+                goal: t.goal_seconds,
+                points,
+            }
+            .svg();
+            let _ = writeln!(
+                self.html,
+                "<figure data-tier=\"{0}\"><figcaption>{0} <small>goal {1}</small></figcaption>{svg}</figure>",
+                esc(&t.name),
+                hours(t.goal_seconds)
+            );
+        }
+        self.push("</div>\n</section>\n");
     }
 
     fn tiers(&mut self, doc: &StatusDoc) {
@@ -315,22 +386,6 @@ impl Page {
     }
 }
 
-/// HTML-escapes text for element content and attribute values.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn sub(text: &str) -> String {
     if text.is_empty() {
         String::new()
@@ -531,6 +586,51 @@ sources:
             html.contains("<span class=\"badge down\">down</span>"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn charts_come_first_one_per_tier() {
+        let now = 1_800_000_000;
+        let bulletin = |id: &str, age: i64| StoredBulletin {
+            source: "msrc".into(),
+            id: id.into(),
+            title: String::new(),
+            published: now - age,
+            first_seen: now - age,
+        };
+        let data = StoreData {
+            bulletins: vec![
+                bulletin("2027-Jan", 30 * 3600),
+                bulletin("2027-Feb", 5 * 3600),
+            ],
+            releases: vec![],
+            sources: vec![SourceState {
+                name: "vendor".into(),
+                first_success: Some(now - 40 * 3600),
+                last_success: Some(now),
+                last_poll: Some(now),
+                up: Some(true),
+                ..Default::default()
+            }],
+        };
+        let html = render(&snapshot(data), now, "/metrics");
+        let charts = html.find("<h2 id=\"charts-h\">Delays in the last 90 days</h2>");
+        assert!(charts.is_some(), "{html}");
+        assert!(
+            charts < html.find("<table id=\"tiers\">"),
+            "charts above the tables"
+        );
+        assert_eq!(html.matches("<svg class=\"chart\"").count(), 1);
+        assert!(html.contains(
+            "<figure data-tier=\"english\"><figcaption>english <small>goal 24 h</small>"
+        ));
+        // Waiting past the goal, and waiting within it: both hollow, a triangle and a circle.
+        assert!(html.contains("<path class=\"mk m-overdue\" d=\"M"));
+        assert!(html.contains("<title>2027-Jan, published 2027-01-14 02:00 UTC: 30 h, breached, no content yet</title>"), "{html}");
+        assert!(html.contains("<title>2027-Feb, published 2027-01-15 03:00 UTC: 5 h, pending, no content yet</title>"), "{html}");
+        // The legend names only what is shown.
+        assert!(html.contains("breached: still no content, past the goal</li>"));
+        assert!(!html.contains("met: content within the goal</li>"));
     }
 
     #[test]

@@ -7,10 +7,12 @@
 
 pub mod app;
 pub mod build_info;
+pub mod chart;
 pub mod clock;
 pub mod config;
 pub mod duration;
 pub mod exposition;
+pub mod html;
 pub mod landing;
 pub mod limits;
 pub mod logging;

@@ -15,6 +15,8 @@ use crate::snapshot::Snapshot;
 use crate::store::Store;
 use crate::timeparse::rfc3339;
 
+pub mod html;
+
 #[derive(Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct ReportArgs {
@@ -38,7 +40,8 @@ pub struct ReportArgs {
     #[arg(long, value_name = "NAME")]
     pub tier: Vec<String>,
 
-    /// Output format: table for people, csv for spreadsheets, json for programs.
+    /// Output format: table for people, csv for spreadsheets, json for programs, html for a
+    /// self-contained page with charts (to attach, or print to PDF).
     #[arg(long, value_name = "FORMAT", default_value = "table")]
     pub format: ReportFormat,
 
@@ -59,7 +62,10 @@ Examples:
   # Totals per tier, with jq
   patchlag-exporter report --format json | jq '.tiers[]'
 
-Times are UTC. Delays and goals are in hours in the table, in seconds in CSV and JSON.
+  # The last twelve months as a page with charts, to attach or print to PDF
+  patchlag-exporter report --since 2025-11-01 --format html > patchlag-report.html
+
+Times are UTC. Delays and goals are in hours in the table and the page, in seconds in CSV and JSON.
 Safe beside a running exporter, and on a copy of the database (sqlite3 patchlag.db \".backup copy.db\").
 Exit status: 0 printed, 1 invalid flags or configuration, 2 database missing or unreadable.";
 
@@ -68,6 +74,7 @@ pub enum ReportFormat {
     Table,
     Csv,
     Json,
+    Html,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -368,6 +375,18 @@ fn execute(args: &ReportArgs) -> Result<(), (u8, String)> {
         ReportFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
             .map_err(|e| e.to_string())
             .and_then(|_| writeln!(out).map_err(|e| e.to_string())),
+        ReportFormat::Html => {
+            let context = html::Context {
+                config: &snapshot.config,
+                tiers: &snapshot.model.tiers,
+                store: &path,
+                now,
+                since,
+                until,
+            };
+            out.write_all(html::render(&report, &context).as_bytes())
+                .map_err(|e| e.to_string())
+        }
     };
     result.map_err(|e| (2, e))
 }

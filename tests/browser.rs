@@ -181,6 +181,53 @@ async fn landing_page_in_headless_chromium() {
     );
     assert!(build.contains("as of 2026-05-14 16:00 UTC"), "{build}");
 
+    // Above the tables, a chart per tier of the 14-day window, as the status API has it: a
+    // marker per evaluated pair, a hollow triangle per pair still waiting past its goal.
+    let (_, body) = exporter.get("/api/v1/status").await;
+    let doc: Value = serde_json::from_str(&body).expect("status JSON");
+    let tiers = doc["tiers"].as_array().expect("tiers");
+    let mut captions = Vec::new();
+    for c in session.find_all(".charts figure figcaption").await {
+        captions.push(session.text(&c).await);
+    }
+    let want: Vec<String> = tiers
+        .iter()
+        .map(|t| {
+            format!(
+                "{} goal {} h",
+                t["name"].as_str().expect("name"),
+                t["goal_seconds"].as_i64().expect("goal") / 3600
+            )
+        })
+        .collect();
+    assert_eq!(captions, want);
+    for tier in tiers {
+        let name = tier["name"].as_str().expect("name");
+        let pairs: Vec<&Value> = doc["bulletins"]
+            .as_array()
+            .expect("bulletins")
+            .iter()
+            .flat_map(|b| b["tiers"].as_array().expect("pairs"))
+            .filter(|p| p["tier"] == name)
+            .collect();
+        let chart = format!(".charts figure[data-tier='{name}'] svg.chart");
+        let markers = session.find_all(&format!("{chart} .mk")).await;
+        assert_eq!(markers.len(), pairs.len(), "{name}: a marker per pair");
+        let overdue = session.find_all(&format!("{chart} .mk.m-overdue")).await;
+        let waiting_past_goal = pairs
+            .iter()
+            .filter(|p| p["status"] == "breached" && p["pending"] == true)
+            .count();
+        assert_eq!(overdue.len(), waiting_past_goal, "{name}");
+    }
+    let office = session
+        .find_all(".charts figure[data-tier='office365'] svg.chart .mk.m-overdue")
+        .await;
+    assert!(
+        !office.is_empty(),
+        "the demo has Office 365 content missing past its goal"
+    );
+
     // The current bulletin of each tier, and its status in words.
     let status = |tier: &str| format!("#tiers tr[data-tier='{tier}'] td.status");
     let current = |tier: &str| format!("#tiers tr[data-tier='{tier}'] td:nth-of-type(2)");
