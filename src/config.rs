@@ -1192,7 +1192,12 @@ sources:
     fn no_kind_takes_a_key_every_source_takes() {
         for kind in &sources::KINDS {
             for key in kind.keys {
-                assert!(!COMMON_KEYS.contains(&key.name), "{}.{}", kind.name, key.name);
+                assert!(
+                    !COMMON_KEYS.contains(&key.name),
+                    "{}.{}",
+                    kind.name,
+                    key.name
+                );
             }
         }
     }

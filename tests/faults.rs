@@ -276,12 +276,15 @@ async fn healthy_bulletins() -> Upstream {
     upstream
 }
 
-/// A loopback URL nothing listens on.
-fn refused_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
-    format!("http://{addr}/releases.json")
+/// A loopback URL nothing listens on, and the socket that keeps its port from being taken by
+/// another test while this one runs (bound, never listening: connections are refused).
+fn refused_url() -> (String, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("address"))
+        .expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    (format!("http://{addr}/releases.json"), socket)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -293,11 +296,12 @@ async fn http_faults() {
         "/loop",
         Behavior::WithHeaders(302, vec![("location".into(), "/loop".into())], vec![]),
     );
+    let (dead, _reserved) = refused_url();
     let sources = json_source(
         "vendor",
         &upstream.url("/releases.json"),
         &format!("    headers:\n      Authorization: Bearer {TOKEN}\n"),
-    ) + &json_source("dead", &with_password(&refused_url()), "    interval: 1h\n");
+    ) + &json_source("dead", &with_password(&dead), "    interval: 1h\n");
     let rig = Rig::start(&upstream, &sources, &["advisories", "vendor"]).await;
     let headers = upstream
         .last_headers("/releases.json")
