@@ -208,7 +208,6 @@ fn run(args: RunArgs) -> ExitCode {
                 println!("FAILED: {e}");
             } else {
                 tracing::error!(error = %e, "invalid configuration");
-                eprintln!("error: {e}");
             }
             return ExitCode::from(EXIT_CONFIG);
         }
@@ -221,7 +220,6 @@ fn run(args: RunArgs) -> ExitCode {
                 println!("FAILED: {e}");
             } else {
                 tracing::error!(error = %e, "invalid web configuration");
-                eprintln!("error: {e}");
             }
             return ExitCode::from(EXIT_CONFIG);
         }
@@ -239,14 +237,21 @@ fn run(args: RunArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if args.read_header_timeout.is_zero() {
-        eprintln!("error: --web.read-header-timeout must be greater than zero");
+        tracing::error!(
+            error = "--web.read-header-timeout must be greater than zero",
+            "invalid flag"
+        );
         return ExitCode::from(EXIT_CONFIG);
     }
     if !args.telemetry_path.starts_with('/')
         || ["/", "/-/healthy", "/-/ready", "/-/reload", "/api/v1/status"]
             .contains(&args.telemetry_path.as_str())
     {
-        eprintln!("error: --web.telemetry-path {:?} must start with '/' and not be one of the built-in paths", args.telemetry_path);
+        let error = format!(
+            "--web.telemetry-path {:?} must start with '/' and not be one of the built-in paths",
+            args.telemetry_path
+        );
+        tracing::error!(error = %error, "invalid flag");
         return ExitCode::from(EXIT_CONFIG);
     }
     let clock = match &args.fixed_now {
@@ -254,7 +259,7 @@ fn run(args: RunArgs) -> ExitCode {
         Some(t) => match chrono::DateTime::parse_from_rfc3339(t) {
             Ok(t) => Clock::Fixed(t.timestamp()),
             Err(e) => {
-                eprintln!("error: --debug.fixed-now {t:?}: {e}");
+                tracing::error!(error = %format!("--debug.fixed-now {t:?}: {e}"), "invalid flag");
                 return ExitCode::from(EXIT_CONFIG);
             }
         },
@@ -268,7 +273,7 @@ fn run(args: RunArgs) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            tracing::error!(error = %e, "cannot start the runtime");
             return ExitCode::from(EXIT_FATAL);
         }
     };
@@ -310,7 +315,6 @@ async fn serve(
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot open the store");
-            eprintln!("error: {e}");
             return ExitCode::from(EXIT_FATAL);
         }
     };
@@ -318,7 +322,6 @@ async fn serve(
         Ok(l) => l,
         Err(e) => {
             tracing::error!(address = %args.listen_address, error = %e, "cannot listen");
-            eprintln!("error: cannot listen on {}: {e}", args.listen_address);
             return ExitCode::from(EXIT_FATAL);
         }
     };
@@ -332,7 +335,7 @@ async fn serve(
     let app = match App::new(loaded, args.config_file.clone(), store, clock) {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("error: {e}");
+            tracing::error!(error = %e, "cannot read the store");
             return ExitCode::from(EXIT_FATAL);
         }
     };

@@ -38,6 +38,7 @@ fn every_bad_configuration_is_rejected_with_file_line_and_key() {
             "{name}"
         );
         assert_eq!(stdout.lines().count(), 1, "{name}: one line");
+        assert!(out.stderr.is_empty(), "{name}: nothing else");
     }
 }
 
@@ -74,9 +75,13 @@ fn invalid_configuration_at_start_is_exit_1_with_the_message() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
+    // Said once, as a log line.
     let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("bad-duration.yml:4:11: tiers.english.goal: invalid duration"),
+        stderr.contains(r#" level=error msg="invalid configuration" error=""#)
+            && stderr.contains("bad-duration.yml:4:11: tiers.english.goal: invalid duration"),
         "{stderr}"
     );
+    assert!(out.stdout.is_empty());
 }

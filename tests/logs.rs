@@ -294,6 +294,123 @@ async fn log_level_warn_keeps_only_warnings_and_errors() {
     );
 }
 
+/// A start-up error is said once: one line on stderr in the configured format, nothing on
+/// stdout, and the exit code of the SPEC (1 configuration or flags, 2 anything else).
+#[test]
+fn a_start_up_error_is_one_line_in_the_log_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name).to_str().expect("path").to_string();
+    let good = write_config(
+        dir.path(),
+        "tiers:\n  english:\n    goal: 24h\n    bulletins: [msrc]\nsources:\n  msrc:\n    role: bulletins\n    kind: msrc\n    url: file:///nonexistent/updates\n  vendor:\n    role: releases\n    kind: csv\n    url: file:///nonexistent/releases.csv\n    id: id\n    published: published\n    tiers: [english]\n",
+    );
+    let good = good.to_str().expect("path");
+    let bad = repo_root().join("tests/fixtures/config/bad/bad-duration.yml");
+    let bad = bad.to_str().expect("path");
+    std::fs::write(path("web.yml"), "basic_auth_users:\n  alice: hunter2\n").expect("write");
+    std::fs::write(path("not-a.db"), vec![b'x'; 8192]).expect("write");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy = busy.local_addr().expect("address").to_string();
+    let db = path("x.db");
+    let (web, not_a_db) = (path("web.yml"), path("not-a.db"));
+    let missing = path("missing.yml");
+    let cases: Vec<(Vec<&str>, i32, &str, String)> = vec![
+        (
+            vec!["--config.file", bad],
+            1,
+            "invalid configuration",
+            format!("{bad}:4:11: tiers.english.goal: invalid duration"),
+        ),
+        (
+            vec!["--config.file", &missing],
+            1,
+            "invalid configuration",
+            format!("{missing}: cannot read configuration"),
+        ),
+        (
+            vec!["--config.file", good, "--web.config.file", &web],
+            1,
+            "invalid web configuration",
+            format!("{web}:2:10: basic_auth_users.alice: not a bcrypt hash"),
+        ),
+        (
+            vec!["--config.file", good, "--web.telemetry-path", "/-/ready"],
+            1,
+            "invalid flag",
+            "--web.telemetry-path \"/-/ready\" must start with '/'".to_string(),
+        ),
+        (
+            vec!["--config.file", good, "--web.read-header-timeout", "0s"],
+            1,
+            "invalid flag",
+            "--web.read-header-timeout must be greater than zero".to_string(),
+        ),
+        (
+            vec!["--config.file", good, "--debug.fixed-now", "yesterday"],
+            1,
+            "invalid flag",
+            "--debug.fixed-now \"yesterday\": ".to_string(),
+        ),
+        (
+            vec![
+                "--config.file",
+                good,
+                "--storage.path",
+                "/nonexistent/dir/x.db",
+            ],
+            2,
+            "cannot open the store",
+            "database /nonexistent/dir/x.db: unable to open database file".to_string(),
+        ),
+        (
+            vec!["--config.file", good, "--storage.path", &not_a_db],
+            2,
+            "cannot open the store",
+            format!("database {not_a_db}: file is not a database"),
+        ),
+        (
+            vec![
+                "--config.file",
+                good,
+                "--storage.path",
+                &db,
+                "--web.listen-address",
+                &busy,
+            ],
+            2,
+            "cannot listen",
+            String::new(),
+        ),
+    ];
+    for (args, code, msg, error) in &cases {
+        for format in ["logfmt", "json"] {
+            let mut command = Command::new(BIN);
+            if !args.contains(&"--web.listen-address") {
+                command.args(["--web.listen-address", "127.0.0.1:0"]);
+            }
+            let out = command
+                .args(["--log.format", format])
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let context = format!("{args:?} ({format}): {stderr}");
+            assert_eq!(out.status.code(), Some(*code), "{context}");
+            assert!(out.stdout.is_empty(), "{context}");
+            let lines: Vec<String> = stderr.lines().map(str::to_string).collect();
+            assert_eq!(lines.len(), 1, "{context}");
+            let event = &events(&lines, format == "json")[0];
+            assert_eq!(event["level"], "error", "{context}");
+            assert_eq!(event["msg"], *msg, "{context}");
+            assert!(event["error"].starts_with(error.as_str()), "{context}");
+            if *msg == "cannot listen" {
+                assert_eq!(event["address"], busy, "{context}");
+            }
+        }
+    }
+}
+
 #[test]
 fn logfmt_reader_rejects_malformed_lines() {
     assert_eq!(

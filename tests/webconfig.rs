@@ -696,11 +696,15 @@ fn a_bad_web_config_is_exit_1_with_file_line_and_key() {
         std::fs::write(&web, &text).expect("write");
         let (code, output) = run_to_exit(&["--config.file", config, "--web.config.file", web_arg]);
         assert_eq!(code, Some(1), "{output}");
-        let line = output
-            .lines()
-            .find(|l| l.starts_with("error: "))
-            .unwrap_or_else(|| panic!("no error line in {output}"));
-        assert!(line.starts_with(&format!("error: {expected}")), "{line}");
+        // Said once, as a log line.
+        let lines: Vec<&str> = output.lines().collect();
+        assert_eq!(lines.len(), 1, "{output}");
+        assert!(
+            lines[0].contains(&format!(
+                r#" level=error msg="invalid web configuration" error="{expected}"#
+            )),
+            "{output}"
+        );
         assert!(
             !output.contains("hunter2"),
             "a value that may be a password is shown: {output}"
