@@ -40,10 +40,15 @@ pub struct ReportArgs {
     #[arg(long, value_name = "NAME")]
     pub tier: Vec<String>,
 
-    /// Output format: table for people, csv for spreadsheets, json for programs, html for a
-    /// self-contained page with charts (to attach, or print to PDF).
+    /// Output format: table for people, csv for spreadsheets and programs, json for programs,
+    /// html for a self-contained page with charts (to attach, or print to PDF).
     #[arg(long, value_name = "FORMAT", default_value = "table")]
     pub format: ReportFormat,
+
+    /// Print the per-tier totals instead of the pairs (a table, CSV with its own header, or JSON
+    /// {"tiers": [...]}).
+    #[arg(long)]
+    pub totals: bool,
 
     /// Evaluate at this RFC 3339 instant instead of now.
     #[arg(long = "debug.fixed-now", value_name = "TIME", hide = true)]
@@ -59,13 +64,18 @@ Examples:
   # Office 365 content in the last quarter of 2026, on the terminal
   patchlag-exporter report --since 2026-10-01 --until 2027-01-01 --tier office365
 
-  # Totals per tier, with jq
-  patchlag-exporter report --format json | jq '.tiers[]'
+  # This year's totals per tier, as CSV
+  patchlag-exporter report --since 2026-01-01 --totals --format csv
+
+  # The breached pairs, with jq
+  patchlag-exporter report --format json | jq '.pairs[] | select(.status == \"breached\")'
 
   # The last twelve months as a page with charts, to attach or print to PDF
   patchlag-exporter report --since 2025-11-01 --format html > patchlag-report.html
 
-Times are UTC. Delays and goals are in hours in the table and the page, in seconds in CSV and JSON.
+The table shows the pairs, then the totals; CSV is one table, of the pairs or (--totals) of the
+totals; the page always holds both. Times are UTC. Delays and goals are in hours in the table and
+the page, in seconds in CSV and JSON.
 Safe beside a running exporter, and on a copy of the database (sqlite3 patchlag.db \".backup copy.db\").
 Exit status: 0 printed, 1 invalid flags or configuration, 2 database missing or unreadable.";
 
@@ -230,6 +240,10 @@ pub fn write_table(report: &Report, out: &mut dyn Write) -> std::io::Result<()> 
         writeln!(out, "{}", line(row))?;
     }
     writeln!(out)?;
+    write_totals_table(report, out)
+}
+
+pub fn write_totals_table(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let tw = report
         .tiers
         .iter()
@@ -282,7 +296,14 @@ pub fn write_csv(report: &Report, out: &mut dyn Write) -> Result<(), csv::Error>
             r.status,
         ])?;
     }
-    w.write_record([""; 9])?;
+    w.flush()?;
+    Ok(())
+}
+
+/// The totals as CSV: a header row and one row per tier. The ratio is written as JSON writes
+/// it, to its full precision, empty when there is none.
+pub fn write_totals_csv(report: &Report, out: &mut dyn Write) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
     w.write_record([
         "tier",
         "pairs",
@@ -290,9 +311,6 @@ pub fn write_csv(report: &Report, out: &mut dyn Write) -> Result<(), csv::Error>
         "breached",
         "pending",
         "goal_met_ratio",
-        "",
-        "",
-        "",
     ])?;
     for t in &report.tiers {
         w.write_record([
@@ -301,16 +319,22 @@ pub fn write_csv(report: &Report, out: &mut dyn Write) -> Result<(), csv::Error>
             t.met.to_string(),
             t.breached.to_string(),
             t.pending.to_string(),
-            t.goal_met_ratio
-                .map(|r| format!("{r:.4}"))
-                .unwrap_or_default(),
-            String::new(),
-            String::new(),
-            String::new(),
+            t.goal_met_ratio.map(|r| r.to_string()).unwrap_or_default(),
         ])?;
     }
     w.flush()?;
     Ok(())
+}
+
+fn write_json(value: &impl Serialize, out: &mut dyn Write) -> Result<(), String> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(|e| e.to_string())?;
+    writeln!(out).map_err(|e| e.to_string())
+}
+
+/// `--totals --format json`: the report's `tiers` alone.
+#[derive(Serialize)]
+struct TotalsOnly<'a> {
+    tiers: &'a [TierRow],
 }
 
 pub fn run(args: ReportArgs) -> ExitCode {
@@ -369,13 +393,22 @@ fn execute(args: &ReportArgs) -> Result<(), (u8, String)> {
     let report = build(&snapshot, now, since, until, &args.tier);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let result = match args.format {
-        ReportFormat::Table => write_table(&report, &mut out).map_err(|e| e.to_string()),
-        ReportFormat::Csv => write_csv(&report, &mut out).map_err(|e| e.to_string()),
-        ReportFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(|e| e.to_string())
-            .and_then(|_| writeln!(out).map_err(|e| e.to_string())),
-        ReportFormat::Html => {
+    let result = match (args.format, args.totals) {
+        (ReportFormat::Table, false) => write_table(&report, &mut out).map_err(|e| e.to_string()),
+        (ReportFormat::Table, true) => {
+            write_totals_table(&report, &mut out).map_err(|e| e.to_string())
+        }
+        (ReportFormat::Csv, false) => write_csv(&report, &mut out).map_err(|e| e.to_string()),
+        (ReportFormat::Csv, true) => write_totals_csv(&report, &mut out).map_err(|e| e.to_string()),
+        (ReportFormat::Json, false) => write_json(&report, &mut out),
+        (ReportFormat::Json, true) => write_json(
+            &TotalsOnly {
+                tiers: &report.tiers,
+            },
+            &mut out,
+        ),
+        // The page always shows the totals beside the pairs.
+        (ReportFormat::Html, _) => {
             let context = html::Context {
                 config: &snapshot.config,
                 tiers: &snapshot.model.tiers,

@@ -236,18 +236,18 @@ async fn every_format_while_the_exporter_runs() {
         ])
     );
 
-    // CSV: a header row, the same pairs, then the totals table.
+    // CSV: one table, a header row and one row per pair, each row the JSON pair.
     let out = report(&cfg, &db, &["--format", "csv"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(out.stdout.as_bytes());
-    let records: Vec<Vec<String>> = reader
-        .records()
-        .map(|r| r.expect("CSV record").iter().map(str::to_string).collect())
+    let mut reader = csv::Reader::from_reader(out.stdout.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .expect("CSV header")
+        .iter()
+        .map(str::to_string)
         .collect();
     assert_eq!(
-        records[0],
+        header,
         [
             "tier",
             "bulletin",
@@ -260,8 +260,24 @@ async fn every_format_while_the_exporter_runs() {
             "status"
         ]
     );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("CSV record")).collect();
+    let pairs = doc["pairs"].as_array().expect("pairs");
+    assert_eq!(rows.len(), pairs.len());
+    assert_eq!(rows.len(), expected().len());
+    for (row, pair) in rows.iter().zip(pairs) {
+        assert_eq!(row.len(), header.len(), "{row:?}");
+        for (column, cell) in header.iter().zip(row) {
+            // Numbers are written out; a missing release is an empty cell.
+            let want = match &pair[column] {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(cell, want, "{column} of {pair}");
+        }
+    }
     assert_eq!(
-        records[2],
+        rows[1].iter().collect::<Vec<_>>(),
         [
             "english",
             "2024-Jan",
@@ -274,23 +290,16 @@ async fn every_format_while_the_exporter_runs() {
             "breached"
         ]
     );
-    let csv_pairs: Vec<_> = records[1..=15]
-        .iter()
-        .map(|r| {
-            (
-                r[0].clone(),
-                r[1].clone(),
-                Some(r[4].clone()).filter(|s| !s.is_empty()),
-                r[6].parse::<i64>().expect("seconds"),
-                r[8].clone(),
-            )
-        })
-        .collect();
-    assert_eq!(csv_pairs, owned(&expected()));
-    assert!(records[16].iter().all(String::is_empty));
+
+    // --totals: the per-tier totals instead, in every format, as JSON gives them.
+    let totals = json(&cfg, &db, &["--totals"]);
+    assert_eq!(totals, serde_json::json!({"tiers": doc["tiers"]}));
+    let out = report(&cfg, &db, &["--totals", "--format", "csv"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let mut reader = csv::Reader::from_reader(out.stdout.as_bytes());
     assert_eq!(
-        records[17][..6],
-        [
+        reader.headers().expect("CSV header"),
+        vec![
             "tier",
             "pairs",
             "met",
@@ -299,11 +308,32 @@ async fn every_format_while_the_exporter_runs() {
             "goal_met_ratio"
         ]
     );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("CSV record")).collect();
+    let tiers = doc["tiers"].as_array().expect("tiers");
+    assert_eq!(rows.len(), tiers.len());
+    for (row, tier) in rows.iter().zip(tiers) {
+        assert_eq!(&row[0], tier["tier"].as_str().expect("tier"));
+        for (i, key) in ["pairs", "met", "breached", "pending"].iter().enumerate() {
+            assert_eq!(row[i + 1].parse::<u64>().ok(), tier[key].as_u64(), "{key}");
+        }
+        assert_eq!(row[5].parse::<f64>().ok(), tier["goal_met_ratio"].as_f64());
+    }
     assert_eq!(
-        records[20][..6],
-        ["other_languages", "5", "2", "2", "1", "0.5000"]
+        rows[2].iter().collect::<Vec<_>>(),
+        ["other_languages", "5", "2", "2", "1", "0.5"]
     );
-    assert_eq!(records.len(), 21);
+    let out = report(&cfg, &db, &["--totals"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", out.stdout);
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["TIER", "PAIRS", "MET", "BREACHED", "PENDING", "MET", "RATIO"]
+    );
+    assert_eq!(
+        lines[3].split_whitespace().collect::<Vec<_>>(),
+        ["other_languages", "5", "2", "2", "1", "50.0%"]
+    );
 
     // Table: for people, hours and aligned columns.
     let out = report(&cfg, &db, &[]);
