@@ -44,6 +44,9 @@ pub const EARLIEST_AVAILABILITY: i64 = 1_293_840_000;
 pub const MAX_LISTED: usize = 8;
 /// Characters of an unreadable value quoted in a message.
 const MAX_QUOTED_CHARS: usize = 40;
+/// Characters of one entry named in a summarizing message (ids and parser errors can quote
+/// whatever the answer holds).
+const MAX_ENTRY_CHARS: usize = 160;
 
 /// The settings of an `m365_apps` source.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -164,7 +167,11 @@ fn release_version(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
 
 /// A value cut for a message.
 fn quoted(value: &str) -> Cow<'_, str> {
-    match value.char_indices().nth(MAX_QUOTED_CHARS) {
+    cut(value, MAX_QUOTED_CHARS)
+}
+
+fn cut(value: &str, max_chars: usize) -> Cow<'_, str> {
+    match value.char_indices().nth(max_chars) {
         None => Cow::Borrowed(value),
         Some((end, _)) => Cow::Owned(format!("{}…", &value[..end])),
     }
@@ -173,7 +180,12 @@ fn quoted(value: &str) -> Cow<'_, str> {
 /// One message for many skipped entries, naming at most `MAX_LISTED` of them.
 fn summary(what: &str, entries: &[String]) -> String {
     let mut text = format!("{} {what}: ", entries.len());
-    text.push_str(&entries[..entries.len().min(MAX_LISTED)].join(", "));
+    let named: Vec<Cow<'_, str>> = entries
+        .iter()
+        .take(MAX_LISTED)
+        .map(|e| cut(e, MAX_ENTRY_CHARS))
+        .collect();
+    text.push_str(&named.join(", "));
     if entries.len() > MAX_LISTED {
         text.push_str(&format!(" and {} more", entries.len() - MAX_LISTED));
     }
@@ -850,5 +862,17 @@ mod tests {
         );
         let p = parse(&kind(None), &long, CAPTURED);
         assert!(p.skipped[0].len() < 200, "{}", p.skipped[0]);
+        // So are ids and the parser's quotes of what the answer holds.
+        let huge = "9".repeat(5000);
+        let answer = format!(
+            r#"["{huge}", {{"channelId":"Current","officeVersions":[{{"legacyVersion":"{huge}"}}]}}]"#
+        );
+        let p = parse(&kind(None), &answer, CAPTURED);
+        assert_eq!(p.skipped.len(), 2);
+        assert!(
+            p.skipped.iter().all(|s| s.len() < 2 * MAX_ENTRY_CHARS),
+            "{:?}",
+            p.skipped
+        );
     }
 }
