@@ -55,6 +55,7 @@ pub struct M365AppsConfig {
     pub channels: Option<BTreeSet<String>>,
 }
 
+#[derive(Debug)]
 pub struct M365Apps {
     /// The selected `channelId`s, lower-cased; `None`: all.
     selected: Option<BTreeSet<String>>,
