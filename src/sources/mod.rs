@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod html;
 pub mod http_resource;
 pub mod json;
+pub mod m365_apps;
 pub mod msrc;
 pub mod records;
 pub mod settings;
