@@ -272,7 +272,6 @@ fn assert_captured(m: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the m365_apps kind registered"]
 async fn builds_start_the_office365_clock_and_keep_their_history() {
     let upstream = Upstream::start().await;
     upstream.set(PATH, Behavior::Ok(fixture("OfficeReleases.json")));
@@ -432,7 +431,6 @@ async fn builds_start_the_office365_clock_and_keep_their_history() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the m365_apps kind registered"]
 async fn builds_without_a_date_are_skipped_and_said_once_per_poll() {
     let upstream = Upstream::start().await;
     upstream.set(PATH, Behavior::Ok(fixture("OfficeReleases-quirks.json")));

@@ -34,8 +34,40 @@ use chrono::DateTime;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use super::{Fetched, ParseContext, Parsed, PollError, Record, SourceKind};
+use super::settings::{Key, Settings};
+use super::{Fetched, Kind, ParseContext, Parsed, PollError, Record, Role, SourceKind};
 use crate::timeparse::Published;
+use crate::yaml::ConfigError;
+
+pub const KIND: Kind = Kind {
+    name: "m365_apps",
+    roles: &[Role::Bulletins],
+    keys: &[Key::list("channels")],
+    configure: |s| Ok(std::sync::Arc::new(M365Apps::new(configure(s)?))),
+};
+
+/// `channels`: a list of non-empty `channelId`s; left out, every channel.
+fn configure(s: &Settings<'_>) -> Result<M365AppsConfig, ConfigError> {
+    let Some(list) = s.list("channels") else {
+        return Ok(M365AppsConfig { channels: None });
+    };
+    let mut channels = BTreeSet::new();
+    for channel in &list.value {
+        if channel.trim().is_empty() {
+            return Err(s.error("channels", "a channelId must not be empty"));
+        }
+        channels.insert(channel.trim().to_string());
+    }
+    if channels.is_empty() {
+        return Err(s.error(
+            "channels",
+            "list at least one channelId, or leave `channels` out to read every channel",
+        ));
+    }
+    Ok(M365AppsConfig {
+        channels: Some(channels),
+    })
+}
 
 /// An `availabilityDate` before this instant (2011-01-01T00:00:00Z, before Office 365 existed)
 /// is a placeholder, not a release: `0001-01-01T00:00:00Z`, the Unix epoch.

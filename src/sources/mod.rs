@@ -29,8 +29,9 @@ use crate::yaml::ConfigError;
 use settings::{Key, Settings, Tiering};
 
 /// Every source kind, by the name a configuration gives it.
-pub const KINDS: [Kind; 6] = [
+pub const KINDS: [Kind; 7] = [
     msrc::KIND,
+    m365_apps::KIND,
     json::KIND,
     csv::KIND,
     feed::KIND,
