@@ -52,6 +52,7 @@ for target in "${targets[@]}"; do
 done
 seed msrc tests/fixtures/core/msrc-updates.json tests/fixtures/msrc/updates.json examples/fixtures/msrc-updates.json
 seed msrc_document tests/fixtures/msrc/cvrf-2025-Jul.json tests/fixtures/msrc/cvrf-2025-Oct.json tests/fixtures/msrc/cvrf-2026-Jan.json
+seed m365_apps tests/fixtures/m365/OfficeReleases.json tests/fixtures/m365/OfficeReleases-later.json tests/fixtures/m365/OfficeReleases-quirks.json
 seed json tests/fixtures/core/pmimport-releases.json
 seed csv tests/fixtures/core/office365-builds.csv
 seed config examples/demo.yml

@@ -28,6 +28,25 @@
   to 48 h after each, a 12-hour window, so some pair is always at risk; within the demo's
   36-day series window there is always a Sunday advisory more than 48 hours old whose
   office365 content is missing.
+- office-releases.json: Microsoft 365 Apps builds per update channel, in the shape of
+  Microsoft's OfficeReleases answer (https://clients.config.office.net/releases/v1.0/OfficeReleases:
+  the nine channels in Microsoft's order with their `channel` short names, `alternateNames` and
+  CDN URLs; builds grouped by version, newest first; Python's indent=4 layout; availabilityDate
+  in UTC with the milliseconds Microsoft's store keeps, ending in 0, 3 or 7, trailing zeros
+  dropped: `.183Z`, `.12Z`). Simulated builds from 2026 to 2030 on Microsoft's cadence:
+    Current            Patch Tuesday (an update of last month's version) and two weeks later
+                       (the month's new version)
+    MonthlyEnterprise  Patch Tuesday: last month's version, new, and the one before, updated
+    SemiAnnual         Patch Tuesday: each version supported (14 months from its January or
+                       July start), two or three builds minutes apart
+    SemiAnnualPreview  Patch Tuesday: February's version from March, August's from September
+    CurrentPreview, BetaChannel, PerpetualVL2024/2021/2019: previews, weekly betas, monthly
+                       perpetual updates (2021 and 2019 until October 2026)
+  so that whenever the demo runs the latest Current build is at most three weeks old and the
+  latest Monthly Enterprise and Semi-Annual builds at most five.
+- pmimport-releases.json also holds the vendor's Office 365 content for the builds of Current,
+  MonthlyEnterprise and SemiAnnual: one release per channel and day, covering that day's
+  builds, 20, 26, 31, 38, 44 or 50 h after the last of them    -> met / pending / breached
 - pmimport-kb.html, pmimport-releases.atom, PMImport.cab: the same vendor as a knowledge-base
   page, a release feed and its content file, for the demo's fourth tier (knowledge_base):
     the page lists a release a day except Saturday's, covering the 22:00 advisory of the day
@@ -41,6 +60,7 @@ import csv
 import datetime as dt
 import json
 import os
+import random
 import sys
 from zoneinfo import ZoneInfo
 
@@ -296,6 +316,158 @@ def write_vendor_pages():
         f.write(b"MSCF\0\0\0\0" + bytes(range(256)) * 16)
 
 
+# The channels of Microsoft's OfficeReleases answer, in its order: channelId, `channel` (the
+# short name), alternateNames and cdnBaseUrl, as captured (tests/fixtures/m365/README.md).
+OFFICE_CHANNELS = [
+    ("BetaChannel", "Beta", [], "5440fd1f-7ecb-4221-8110-145efaa6372f"),
+    ("CurrentPreview", "MonthlyPreview", ["InsiderSlow", "FirstReleaseCurrent", "Insiders"], "64256afe-f5d9-4f86-8936-8840a6a4f5be"),
+    ("Current", "Monthly", ["Monthly"], "492350f6-3a01-4f97-b9c0-c7c6ddf67d60"),
+    ("MonthlyEnterprise", "MEC", [], "55336b82-a18d-4dd6-b5f6-9e5095c314a6"),
+    ("PerpetualVL2024", "LTSB2024", ["Perpetual2024"], "7983bac0-e531-40cf-be00-fd24fe66619c"),
+    ("SemiAnnualPreview", "SACT", ["FirstReleaseDeferred", "Targeted"], "b8f9b850-328d-4355-9145-c59439a0c4cf"),
+    ("SemiAnnual", "SAC", ["Deferred", "Broad"], "7ffbc6bf-bc32-4f92-8982-f9dd17fd3114"),
+    ("PerpetualVL2021", "LTSB2021", ["Perpetual2021"], "5030841d-c919-4594-8d2d-84ae4f96e58e"),
+    ("PerpetualVL2019", "LTSB", ["Perpetual2019"], "f2e724c1-748f-4b47-8fb8-8e0d210e9208"),
+]
+# The channels the demo's vendor ships Office 365 content for.
+OFFICE_VENDOR_CHANNELS = ["Current", "MonthlyEnterprise", "SemiAnnual"]
+OFFICE_VENDOR_DELAYS = [20, 26, 31, 38, 44, 50]
+NO_DATE = "0001-01-01T00:00:00Z"
+
+
+def add_months(year, month, n):
+    k = year * 12 + month - 1 + n
+    return k // 12, k % 12 + 1
+
+
+def office_version(year, month):
+    """A feature version's name (`2603`) and build number: about 99 builds a month from 2508's
+    19127, as Microsoft's numbering runs."""
+    build = 19127 + 99 * ((year - 2025) * 12 + month - 8)
+    return f"{year % 100:02d}{month:02d}", build
+
+
+def office_instant(key, day, first_hour, last_hour):
+    """A time of day between the hours, with milliseconds as Microsoft's store keeps them."""
+    rng = random.Random(key)
+    t = dt.datetime.combine(day, dt.time(0, 0), UTC) + dt.timedelta(
+        seconds=rng.randrange(first_hour * 3600, last_hour * 3600))
+    return t, rng.randrange(100) * 10 + rng.choice([0, 3, 7])
+
+
+def office_time(t, millis):
+    fraction = f"{millis:03d}".rstrip("0")
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
+
+
+def semi_annual_versions(year, month):
+    """The versions Semi-Annual Enterprise supports in a month: February's from July, August's
+    from January, each for 14 months."""
+    versions = []
+    for start_year in range(year - 2, year + 1):
+        for start_month, feature_month, feature_year in [(1, 8, start_year - 1), (7, 2, start_year)]:
+            age = (year - start_year) * 12 + month - start_month
+            if 0 <= age < 14:
+                versions.append(((start_year, start_month), office_version(feature_year, feature_month)))
+    return versions
+
+
+def office_builds():
+    """Every build from 2026 to 2030: (channelId, time, millis, version, build number,
+    endOfSupportDate)."""
+    events = []
+    year, month = 2026, 1
+    while (year, month) <= (2030, 12):
+        pt = second_tuesday(year, month)
+        this, last, before = (office_version(*add_months(year, month, n)) for n in (0, -1, -2))
+        nxt = office_version(*add_months(year, month, 1))
+
+        def add(channel, day, hours, version, eos, build=None):
+            t, ms = office_instant(f"{channel} {day} {version[0]} {build}", day, *hours)
+            events.append((channel, t, ms, version[0], build or version[1], eos))
+
+        for k, day in enumerate([pt - dt.timedelta(days=6), pt + dt.timedelta(days=1), pt + dt.timedelta(days=8), pt + dt.timedelta(days=15)]):
+            add("BetaChannel", day, (15, 23), nxt, NO_DATE, build=nxt[1] - 15 + 5 * k)
+        add("CurrentPreview", pt - dt.timedelta(days=5), (16, 20), this, NO_DATE)
+        add("CurrentPreview", pt + dt.timedelta(days=8), (16, 20), this, NO_DATE)
+        add("Current", pt, (14, 18), last, NO_DATE)
+        add("Current", pt + dt.timedelta(days=14), (17, 21), this, NO_DATE)
+        eos = lambda n: f"{second_tuesday(*add_months(year, month, n))}T00:00:00Z"
+        add("MonthlyEnterprise", pt, (8, 15), last, eos(2))
+        add("MonthlyEnterprise", pt, (8, 15), before, eos(1))
+        preview_feature = (year, 2) if 3 <= month <= 8 else ((year, 8) if month >= 9 else (year - 1, 8))
+        start = (year, 3) if 3 <= month <= 8 else ((year, 9) if month >= 9 else (year - 1, 9))
+        add("SemiAnnualPreview", pt, (8, 18), office_version(*preview_feature),
+            f"{second_tuesday(*add_months(*start, 6))}T00:00:00Z")
+        for (start_year, start_month), version in semi_annual_versions(year, month):
+            add("SemiAnnual", pt, (8, 18), version, f"{second_tuesday(*add_months(start_year, start_month, 14))}T00:00:00Z")
+        if (year, month) <= (2029, 10):
+            add("PerpetualVL2024", pt, (13, 15), ("2409", 17932), NO_DATE)
+        if (year, month) <= (2026, 10):
+            add("PerpetualVL2021", pt, (13, 15), ("2108", 14334), eos(1))
+            add("PerpetualVL2019", pt, (13, 15), ("1808", 10417), eos(1))
+        year, month = add_months(year, month, 1)
+    return events
+
+
+def office_releases():
+    """Microsoft's answer (every build from 2026 to 2030) and the vendor's Office 365 releases."""
+    events = sorted(office_builds(), key=lambda e: (e[1], e[2], e[0]))
+    # Revisions grow with time within a build number; builds of one number on one day are one
+    # build, whatever the channel. Beta builds are the first of their number.
+    revisions = {}
+    last = {}
+    by_channel = {c[0]: [] for c in OFFICE_CHANNELS}
+    for channel, t, ms, version, build, eos in events:
+        if channel == "BetaChannel":
+            revision = 20000
+        else:
+            key = (build, t.date())
+            if key not in revisions:
+                last[build] = last.get(build, 20000) + 2 * random.Random(f"{build} {t.date()}").randrange(10, 25)
+                revisions[key] = last[build]
+            revision = revisions[key]
+        by_channel[channel].append({
+            "legacyVersion": f"16.0.{build}.{revision}",
+            "releaseVersion": version,
+            "buildVersion": f"{build}.{revision}",
+            "availabilityDate": office_time(t, ms),
+            "endOfSupportDate": eos,
+            "cdnBaseUrl": "",
+            "_time": t,
+        })
+    answer = []
+    releases = []
+    for channel_id, name, alternate, cdn in OFFICE_CHANNELS:
+        builds = by_channel[channel_id]
+        if channel_id in OFFICE_VENDOR_CHANNELS:
+            days = {}
+            for b in builds:
+                days.setdefault(b["_time"].date(), []).append(b)
+            for n, (day, group) in enumerate(sorted(days.items())):
+                ready = max(b["_time"] for b in group) + dt.timedelta(hours=OFFICE_VENDOR_DELAYS[n % len(OFFICE_VENDOR_DELAYS)])
+                releases.append({
+                    "version": f"{day:%Y.%m.%d}-o365-{channel_id.lower()}",
+                    "released": iso(ready),
+                    "language": "Office 365",
+                    "bulletins": [f"{channel_id}-{b['legacyVersion']}" for b in group],
+                })
+        # Microsoft lists a channel's builds by version, newest first.
+        builds.sort(key=lambda b: tuple(int(p) for p in b["legacyVersion"].split(".")), reverse=True)
+        for b in builds:
+            del b["_time"]
+            b["cdnBaseUrl"] = f"http://officecdn.microsoft.com/pr/{cdn}"
+        answer.append({
+            "channel": name,
+            "channelId": channel_id,
+            "alternateNames": alternate,
+            "latestVersion": builds[0]["legacyVersion"],
+            "officeVersions": builds,
+        })
+    releases.sort(key=lambda r: r["released"])
+    return answer, releases
+
+
 def main():
     reference = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared", "reference", "msrc_updates_reconstructed.json")
     with open(reference) as f:
@@ -368,13 +540,19 @@ def main():
                 issued += 1
             day += dt.timedelta(days=1)
 
+    office, office_content = office_releases()
+    with open(os.path.join(OUT, "office-releases.json"), "w") as f:
+        json.dump(office, f, ensure_ascii=False, indent=4)
+    releases.extend(office_content)
+
     write_vendor_pages()
 
     with open(os.path.join(OUT, "pmimport-releases.json"), "w") as f:
         f.write('{"product": "Patch Management Solution content (simulated)",\n "releases": [\n')
         f.write(",\n".join("  " + json.dumps(r, separators=(",", ":")) for r in releases))
         f.write("\n ]\n}\n")
-    print(f"wrote {len(index['value'])} index entries, {documents} documents, {len(releases)} releases")
+    builds = sum(len(c["officeVersions"]) for c in office)
+    print(f"wrote {len(index['value'])} index entries, {documents} documents, {builds} Office builds, {len(releases)} releases")
 
 
 if __name__ == "__main__":

@@ -147,8 +147,9 @@ async fn status_api_agrees_with_the_page_and_the_metrics() {
     assert_eq!(other["current"]["pending"], true);
     assert_eq!(other["current"]["delay_seconds"], 11 * 3600);
     assert_eq!(doc["series_window_seconds"], 36 * 86400);
-    // Two advisories a day for 36 days, 2026-Apr, its out-of-band update and 2026-May.
-    assert_eq!(doc["bulletins"].as_array().expect("bulletins").len(), 75);
+    // Two advisories a day for 36 days, 2026-Apr, its out-of-band update, 2026-May and eleven
+    // Microsoft 365 Apps builds.
+    assert_eq!(doc["bulletins"].as_array().expect("bulletins").len(), 86);
     let broken = doc["sources"]
         .as_array()
         .expect("sources")
@@ -310,8 +311,8 @@ async fn landing_page_in_headless_chromium() {
     let rows = session.find_all("#bulletins tbody tr").await;
     assert_eq!(
         rows.len(),
-        75,
-        "two advisories a day for 36 days, 2026-Apr, its out-of-band update and 2026-May"
+        86,
+        "two advisories a day for 36 days, 2026-Apr, its out-of-band update, 2026-May and eleven Office builds"
     );
 
     // Sources: up or down, and why.

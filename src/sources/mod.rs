@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod html;
 pub mod http_resource;
 pub mod json;
+pub mod m365_apps;
 pub mod msrc;
 pub mod records;
 pub mod settings;
@@ -28,8 +29,9 @@ use crate::yaml::ConfigError;
 use settings::{Key, Settings, Tiering};
 
 /// Every source kind, by the name a configuration gives it.
-pub const KINDS: [Kind; 6] = [
+pub const KINDS: [Kind; 7] = [
     msrc::KIND,
+    m365_apps::KIND,
     json::KIND,
     csv::KIND,
     feed::KIND,
