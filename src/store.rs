@@ -67,6 +67,24 @@ CREATE TABLE source_errors (
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// The database's schema version, refused when this program does not know it.
+fn schema_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(version)
+}
+
 /// SQLite's page cache, in KiB. A snapshot reads the tables once, in order, and the operating
 /// system caches the file anyway; SQLite's default of 2 MiB would be a large share of the
 /// exporter's footprint.
@@ -220,16 +238,7 @@ impl Store {
             .map_err(err)?;
         conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
             .map_err(err)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(err)?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
+        let version = schema_version(&conn, path)?;
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction().map_err(err)?;
             tx.execute_batch(migration).map_err(err)?;
@@ -256,16 +265,7 @@ impl Store {
         .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(err)?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
+        schema_version(&conn, path)?;
         Ok(Store {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),

@@ -62,21 +62,6 @@ async fn serve_fixtures(upstream: &Upstream) {
     );
 }
 
-fn data_lines(text: &str) -> Vec<String> {
-    let mut lines: Vec<String> = text
-        .lines()
-        .filter(|l| {
-            l.starts_with("patchlag_")
-                && !l.starts_with("patchlag_source_")
-                && !l.starts_with("patchlag_build_info")
-                && !l.starts_with("patchlag_config_")
-        })
-        .map(str::to_string)
-        .collect();
-    lines.sort();
-    lines
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exact_values_from_msrc_json_and_csv_sources() {
     let upstream = Upstream::start().await;

@@ -664,6 +664,23 @@ impl Drop for Exporter {
 }
 
 /// Writes a configuration file into `dir` and returns its path.
+/// The sample lines of the data (sorted), without the source health, build and configuration
+/// series: what must not change while a source fails or across a restart.
+pub fn data_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("patchlag_")
+                && !l.starts_with("patchlag_source_")
+                && !l.starts_with("patchlag_build_info")
+                && !l.starts_with("patchlag_config_")
+        })
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
 pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("patchlag.yml");
     std::fs::write(&path, text).expect("write config");
