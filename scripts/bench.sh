@@ -274,9 +274,11 @@ done
 rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$exporter_pid/status")
 hwm_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$exporter_pid/status")
 
-# criterion_times: "name median unit" for every benchmark in criterion's output on stdin.
+# criterion_times: "name median unit" for every benchmark in criterion's output on stdin. Only
+# the first "time:" line of a benchmark is its time: when an earlier run is stored, criterion
+# follows it with the change in percent, also written "time:".
 criterion_times() {
-  awk '/^[a-z]/ {name = $1} /time:/ {gsub(/[][]/, ""); for (i = 1; i <= NF; i++) if ($i == "time:") print name, $(i + 3), $(i + 4)}'
+  awk '/^[a-z]/ {name = $1} /time:/ && !seen[name]++ {gsub(/[][]/, ""); for (i = 1; i <= NF; i++) if ($i == "time:") print name, $(i + 3), $(i + 4)}'
 }
 render="not measured (--smoke)"
 render_years="not measured (--smoke)"

@@ -67,6 +67,24 @@ CREATE TABLE source_errors (
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// The database's schema version, refused when this program does not know it.
+fn schema_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(version)
+}
+
 /// SQLite's page cache, in KiB. A snapshot reads the tables once, in order, and the operating
 /// system caches the file anyway; SQLite's default of 2 MiB would be a large share of the
 /// exporter's footprint.
@@ -220,16 +238,7 @@ impl Store {
             .map_err(err)?;
         conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
             .map_err(err)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(err)?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
+        let version = schema_version(&conn, path)?;
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction().map_err(err)?;
             tx.execute_batch(migration).map_err(err)?;
@@ -256,16 +265,7 @@ impl Store {
         .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(err)?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
+        schema_version(&conn, path)?;
         Ok(Store {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -281,6 +281,20 @@ impl Store {
             path: self.path.clone(),
             source,
         }
+    }
+
+    /// The rows `sql` selects, each read by `read`.
+    fn rows<T, P: rusqlite::Params>(
+        &self,
+        conn: &Connection,
+        sql: &str,
+        params: P,
+        read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = conn.prepare(sql).map_err(|e| self.err(e))?;
+        let rows = stmt.query_map(params, read).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<T>>>()
+            .map_err(|e| self.err(e))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -322,28 +336,15 @@ impl Store {
 
         match s.role {
             Role::Bulletins => {
-                let mut known: HashMap<String, (i64, bool, i64)> = HashMap::new();
-                {
-                    let mut stmt = tx
-                        .prepare("SELECT id, first_seen, initial, published FROM bulletins WHERE source = ?1")
-                        .map_err(|e| self.err(e))?;
-                    let rows = stmt
-                        .query_map([s.source], |r| {
-                            Ok((
-                                r.get::<_, String>(0)?,
-                                (
-                                    r.get::<_, i64>(1)?,
-                                    r.get::<_, bool>(2)?,
-                                    r.get::<_, i64>(3)?,
-                                ),
-                            ))
-                        })
-                        .map_err(|e| self.err(e))?;
-                    for row in rows {
-                        let (id, v) = row.map_err(|e| self.err(e))?;
-                        known.insert(id, v);
-                    }
-                }
+                let known: HashMap<String, (i64, bool, i64)> = self
+                    .rows(
+                        &tx,
+                        "SELECT id, first_seen, initial, published FROM bulletins WHERE source = ?1",
+                        [s.source],
+                        |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))),
+                    )?
+                    .into_iter()
+                    .collect();
                 let mut upsert = tx
                     .prepare(
                         "INSERT INTO bulletins (source, id, title, published, first_seen, initial, updated)
@@ -369,31 +370,23 @@ impl Store {
                 // What is stored, by (id, tier) in the primary key's order. Knowing the stored
                 // values lets an unchanged release (nearly all of them, poll after poll) cost a
                 // comparison instead of a statement.
-                let mut known: Vec<KnownRelease> = Vec::new();
-                {
-                    let mut stmt = tx
-                        .prepare(
-                            "SELECT id, tier, first_seen, initial, title, published, covers
-                             FROM releases WHERE source = ?1 ORDER BY id, tier",
-                        )
-                        .map_err(|e| self.err(e))?;
-                    let rows = stmt
-                        .query_map([s.source], |r| {
-                            Ok(KnownRelease {
-                                id: r.get(0)?,
-                                tier: r.get(1)?,
-                                first_seen: r.get(2)?,
-                                initial: r.get(3)?,
-                                title: r.get(4)?,
-                                published: r.get(5)?,
-                                covers: r.get(6)?,
-                            })
+                let known: Vec<KnownRelease> = self.rows(
+                    &tx,
+                    "SELECT id, tier, first_seen, initial, title, published, covers
+                     FROM releases WHERE source = ?1 ORDER BY id, tier",
+                    [s.source],
+                    |r| {
+                        Ok(KnownRelease {
+                            id: r.get(0)?,
+                            tier: r.get(1)?,
+                            first_seen: r.get(2)?,
+                            initial: r.get(3)?,
+                            title: r.get(4)?,
+                            published: r.get(5)?,
+                            covers: r.get(6)?,
                         })
-                        .map_err(|e| self.err(e))?;
-                    for row in rows {
-                        known.push(row.map_err(|e| self.err(e))?);
-                    }
-                }
+                    },
+                )?;
                 // SQLite orders text by bytes, as `str` does: the binary search agrees with it.
                 let stored = |id: &str, tier: &str| {
                     known
@@ -510,13 +503,12 @@ impl Store {
     {
         let conn = self.lock();
         let tx = conn.unchecked_transaction().map_err(|e| self.err(e))?;
-        let mut data = StoreData::default();
-        {
-            let mut stmt = tx
-                .prepare("SELECT source, id, title, published, first_seen FROM bulletins ORDER BY published, source, id")
-                .map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map([], |r| {
+        let mut data = StoreData {
+            bulletins: self.rows(
+                &tx,
+                "SELECT source, id, title, published, first_seen FROM bulletins ORDER BY published, source, id",
+                [],
+                |r| {
                     Ok(StoredBulletin {
                         source: r.get(0)?,
                         id: r.get(1)?,
@@ -524,22 +516,16 @@ impl Store {
                         published: r.get(3)?,
                         first_seen: r.get(4)?,
                     })
-                })
-                .map_err(|e| self.err(e))?;
-            for row in rows {
-                data.bulletins.push(row.map_err(|e| self.err(e))?);
-            }
-        }
-        {
-            let mut stmt = tx
-                .prepare(
-                    "SELECT name, first_success, last_success, last_poll, last_duration, up, records,
-                            last_error, last_error_reason, last_error_time, state
-                     FROM sources ORDER BY name",
-                )
-                .map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map([], |r| {
+                },
+            )?,
+            releases: Vec::new(),
+            sources: self.rows(
+                &tx,
+                "SELECT name, first_success, last_success, last_poll, last_duration, up, records,
+                        last_error, last_error_reason, last_error_time, state
+                 FROM sources ORDER BY name",
+                [],
+                |r| {
                     Ok(SourceState {
                         name: r.get(0)?,
                         first_success: r.get(1)?,
@@ -557,31 +543,21 @@ impl Store {
                         errors: BTreeMap::new(),
                         state: r.get(10)?,
                     })
-                })
-                .map_err(|e| self.err(e))?;
-            for row in rows {
-                data.sources.push(row.map_err(|e| self.err(e))?);
-            }
-            let mut stmt = tx
-                .prepare("SELECT source, reason, count FROM source_errors")
-                .map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
-                .map_err(|e| self.err(e))?;
-            for row in rows {
-                let (source, reason, count) = row.map_err(|e| self.err(e))?;
-                if let (Some(state), Some(reason)) = (
-                    data.sources.iter_mut().find(|s| s.name == source),
-                    Reason::parse(&reason),
-                ) {
-                    state.errors.insert(reason, count.max(0) as u64);
-                }
+                },
+            )?,
+        };
+        let errors: Vec<(String, String, i64)> = self.rows(
+            &tx,
+            "SELECT source, reason, count FROM source_errors",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        for (source, reason, count) in errors {
+            if let (Some(state), Some(reason)) = (
+                data.sources.iter_mut().find(|s| s.name == source),
+                Reason::parse(&reason),
+            ) {
+                state.errors.insert(reason, count.max(0) as u64);
             }
         }
         let mut keep = filter(&data);

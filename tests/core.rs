@@ -31,54 +31,20 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn config(upstream: &Upstream, extra_source: &str) -> String {
-    format!(
-        r#"
-defaults:
-  interval: 300ms
-  timeout: 1s
-tiers:
-  english:
-    goal: 24h
-    bulletins: [msrc]
-    since: 2023-06-01
-  other_languages:
-    goal: 48h
-    bulletins: [msrc]
-    since: 2023-06-01
-  office365:
-    goal: 48h
-    bulletins: [msrc]
-    since: 2023-06-01
-sources:
-  msrc:
-    role: bulletins
-    kind: msrc
-    url: {msrc}
-    max_body_bytes: 65536
-    out_of_band: false   # tests/msrc_out_of_band.rs reads the month documents
-  pmimport:
-    role: releases
-    kind: json
-    url: {pmimport}
-    items: $.releases[*]
-    id: $.version
-    published: $.released
-    tier: $.language
-    tier_map: {{English: english, "All languages": other_languages}}
-    covers: $.bulletins[*]
-  o365:
-    role: releases
-    kind: csv
-    url: {o365}
-    id: build
-    published: date
-    covers: covers
-    tiers: [office365]
-{extra_source}"#,
-        msrc = upstream.url("/cvrf/v3.0/updates"),
-        pmimport = upstream.url("/pmimport/releases.json"),
-        o365 = upstream.url("/o365/builds.csv"),
-    )
+    TestConfig::new()
+        .defaults("300ms", Some("1s"))
+        .core_scenario(
+            [
+                &upstream.url("/cvrf/v3.0/updates"),
+                &upstream.url("/pmimport/releases.json"),
+                &upstream.url("/o365/builds.csv"),
+            ],
+            // tests/msrc_out_of_band.rs reads the month documents.
+            "max_body_bytes: 65536\nout_of_band: false\n",
+            false,
+        )
+        .source_yaml(extra_source)
+        .text()
 }
 
 async fn serve_fixtures(upstream: &Upstream) {
@@ -94,21 +60,6 @@ async fn serve_fixtures(upstream: &Upstream) {
         "/o365/builds.csv",
         Behavior::Ok(fixture("office365-builds.csv")),
     );
-}
-
-fn data_lines(text: &str) -> Vec<String> {
-    let mut lines: Vec<String> = text
-        .lines()
-        .filter(|l| {
-            l.starts_with("patchlag_")
-                && !l.starts_with("patchlag_source_")
-                && !l.starts_with("patchlag_build_info")
-                && !l.starts_with("patchlag_config_")
-        })
-        .map(str::to_string)
-        .collect();
-    lines.sort();
-    lines
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

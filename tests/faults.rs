@@ -57,22 +57,6 @@ fn with_password(url: &str) -> String {
     url.replacen("://", &format!("://patchlag:{PASSWORD}@"), 1)
 }
 
-/// Everything but the source health series: what must not change while a source fails.
-fn data_lines(text: &str) -> Vec<String> {
-    let mut lines: Vec<String> = text
-        .lines()
-        .filter(|l| {
-            l.starts_with("patchlag_")
-                && !l.starts_with("patchlag_source_")
-                && !l.starts_with("patchlag_build_info")
-                && !l.starts_with("patchlag_config_")
-        })
-        .map(str::to_string)
-        .collect();
-    lines.sort();
-    lines
-}
-
 /// A running exporter with one advisory source (always healthy) and the release sources given.
 struct Rig {
     exporter: Exporter,

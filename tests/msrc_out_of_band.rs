@@ -87,33 +87,18 @@ fn serve_july(upstream: &Upstream, etag: &str, body: Vec<u8>) {
 }
 
 fn config(upstream: &Upstream, releases: &Path) -> String {
-    format!(
-        r#"
-defaults:
-  interval: 300ms
-  timeout: 2s
-tiers:
-  english:
-    goal: 24h
-    bulletins: [msrc]
-sources:
-  msrc:
-    role: bulletins
-    kind: msrc
-    url: {msrc}
-  pmimport:
-    role: releases
-    kind: json
-    url: file://{releases}
-    items: $.releases[*]
-    id: $.version
-    published: $.released
-    tiers: [english]
-    covers: $.bulletins[*]
-"#,
-        msrc = upstream.url(INDEX),
-        releases = releases.display(),
-    )
+    TestConfig::new()
+        .defaults("300ms", Some("2s"))
+        .tier("english", "24h", &["msrc"], "")
+        .msrc(&upstream.url(INDEX), "")
+        .source(
+            "pmimport",
+            "releases",
+            "json",
+            &format!("file://{}", releases.display()),
+            "items: $.releases[*]\nid: $.version\npublished: $.released\ntiers: [english]\ncovers: $.bulletins[*]\n",
+        )
+        .text()
 }
 
 /// A vendor that ships content for July's Patch Tuesday and, on the 21st, for both

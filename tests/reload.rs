@@ -17,34 +17,18 @@ fn fixture(name: &str) -> Vec<u8> {
 /// One bulletin source and one release source, each polled once an hour unless
 /// `release_interval` says otherwise: a poll count above one means a poller was restarted.
 fn base_config(upstream: &Upstream, release_interval: &str) -> String {
-    format!(
-        r#"defaults:
-  interval: 1h
-  timeout: 10s
-tiers:
-  english:
-    goal: 24h
-    bulletins: [msrc]
-sources:
-  msrc:
-    role: bulletins
-    kind: msrc
-    url: {msrc}
-  pmimport:
-    role: releases
-    kind: json
-    url: {pmimport}
-    interval: {release_interval}
-    items: $.releases[*]
-    id: $.version
-    published: $.released
-    tier: $.language
-    tier_map: {{English: english}}
-    covers: $.bulletins[*]
-"#,
-        msrc = upstream.url("/msrc"),
-        pmimport = upstream.url("/pmimport"),
-    )
+    TestConfig::new()
+        .defaults("1h", Some("10s"))
+        .tier("english", "24h", &["msrc"], "")
+        .msrc(&upstream.url("/msrc"), "")
+        .pmimport(
+            "pmimport",
+            &upstream.url("/pmimport"),
+            "English: english",
+            &format!("interval: {release_interval}\n"),
+            true,
+        )
+        .text()
 }
 
 /// `base_config` plus an `office365` tier and the `o365` source that releases it.

@@ -23,54 +23,19 @@ use common::*;
 const NOW: &str = "2024-04-10T20:00:00Z";
 
 fn config(dir: &Path) -> PathBuf {
-    let fixtures = repo_root().join("tests/fixtures/core");
-    let fixtures = fixtures.to_str().expect("path");
-    write_config(
-        dir,
-        &format!(
-            r#"
-tiers:
-  english:
-    goal: 24h
-    description: Standard PMImport, English/Invariant languages
-    bulletins: [msrc]
-    since: 2023-06-01
-  other_languages:
-    goal: 48h
-    description: PMImport for all other supported languages
-    bulletins: [msrc]
-    since: 2023-06-01
-  office365:
-    goal: 48h
-    description: Office 365 updates
-    bulletins: [msrc]
-    since: 2023-06-01
-sources:
-  msrc:
-    role: bulletins
-    kind: msrc
-    url: file://{fixtures}/msrc-updates.json
-  pmimport:
-    role: releases
-    kind: json
-    url: file://{fixtures}/pmimport-releases.json
-    items: $.releases[*]
-    id: $.version
-    published: $.released
-    tier: $.language
-    tier_map: {{English: english, "All languages": other_languages}}
-    covers: $.bulletins[*]
-  o365:
-    role: releases
-    kind: csv
-    url: file://{fixtures}/office365-builds.csv
-    id: build
-    published: date
-    covers: covers
-    tiers: [office365]
-"#
-        ),
-    )
+    let core = |name: &str| format!("file://{}", reference(&format!("core/{name}")).display());
+    TestConfig::new()
+        .top("")
+        .core_scenario(
+            [
+                &core("msrc-updates.json"),
+                &core("pmimport-releases.json"),
+                &core("office365-builds.csv"),
+            ],
+            "",
+            true,
+        )
+        .write(dir)
 }
 
 /// (tier, bulletin, published as shown, delay as shown, status) of every pair: the scenario of

@@ -148,22 +148,6 @@ fn up(m: &str, source: &str) -> f64 {
     value(m, "patchlag_source_up", &[("source", source)])
 }
 
-/// The pair series: everything that would change if stored history changed.
-fn data_lines(text: &str) -> Vec<String> {
-    let mut lines: Vec<String> = text
-        .lines()
-        .filter(|l| {
-            l.starts_with("patchlag_")
-                && !l.starts_with("patchlag_source_")
-                && !l.starts_with("patchlag_build_info")
-                && !l.starts_with("patchlag_config_")
-        })
-        .map(str::to_string)
-        .collect();
-    lines.sort();
-    lines
-}
-
 /// Waits until the upstream has answered `more` further requests on `path`.
 async fn wait_hits(upstream: &Upstream, path: &str, more: usize) {
     let target = upstream.hits(path) + more;

@@ -19,32 +19,25 @@ fn index(entries: &[String]) -> Vec<u8> {
     .into_bytes()
 }
 
+/// `msrc_extra`: settings of the msrc source, as lines indented under it.
 fn config(msrc_url: &str, msrc_extra: &str, releases_url: &str) -> String {
-    format!(
-        r#"
-defaults:
-  interval: 200ms
-  timeout: 2s
-tiers:
-  english:
-    goal: 24h
-    bulletins: [msrc]
-sources:
-  msrc:
-    role: bulletins
-    kind: msrc
-    out_of_band: false   # the index only; tests/msrc_out_of_band.rs reads documents
-    url: {msrc_url}
-{msrc_extra}
-  vendor:
-    role: releases
-    kind: csv
-    url: {releases_url}
-    id: id
-    published: published
-    tiers: [english]
-"#
-    )
+    let extra: String = msrc_extra
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    TestConfig::new()
+        .defaults("200ms", Some("2s"))
+        .tier("english", "24h", &["msrc"], "")
+        // The index only: tests/msrc_out_of_band.rs reads documents.
+        .msrc(msrc_url, &format!("out_of_band: false\n{extra}"))
+        .source(
+            "vendor",
+            "releases",
+            "csv",
+            releases_url,
+            "id: id\npublished: published\ntiers: [english]\n",
+        )
+        .text()
 }
 
 const RELEASES: &[u8] = b"id,published\nr1,2024-03-01T00:00:00Z\n";

@@ -23,31 +23,18 @@ fn config_with(dir: &Path, msrc_json: &str) -> PathBuf {
     let releases = repo_root().join("tests/fixtures/core/pmimport-releases.json");
     write_config(
         dir,
-        &format!(
-            r#"defaults:
-  interval: 1h
-tiers:
-  english:
-    goal: 24h
-    bulletins: [msrc]
-sources:
-  msrc:
-    role: bulletins
-    kind: msrc
-    url: file://{msrc}
-  pmimport:
-    role: releases
-    kind: json
-    url: file://{releases}
-    items: $.releases[*]
-    id: $.version
-    published: $.released
-    tier: $.language
-    tier_map: {{English: english}}
-"#,
-            msrc = msrc.display(),
-            releases = releases.display(),
-        ),
+        &TestConfig::new()
+            .defaults("1h", None)
+            .tier("english", "24h", &["msrc"], "")
+            .msrc(&format!("file://{}", msrc.display()), "")
+            .pmimport(
+                "pmimport",
+                &format!("file://{}", releases.display()),
+                "English: english",
+                "",
+                false,
+            )
+            .text(),
     )
 }
 

@@ -432,35 +432,7 @@ async fn raw_hello(address: &str, hello: RawHello) -> Got {
 
 /// Sources read from the core fixtures through `file://` URLs: nothing else to run.
 fn exporter_config(dir: &Path) -> PathBuf {
-    let core = |name: &str| repo_root().join("tests/fixtures/core").join(name);
-    write_config(
-        dir,
-        &format!(
-            r#"defaults:
-  interval: 1h
-tiers:
-  english:
-    goal: 24h
-    bulletins: [msrc]
-sources:
-  msrc:
-    role: bulletins
-    kind: msrc
-    url: file://{msrc}
-  pmimport:
-    role: releases
-    kind: json
-    url: file://{pmimport}
-    items: $.releases[*]
-    id: $.version
-    published: $.released
-    tier: $.language
-    tier_map: {{English: english}}
-"#,
-            msrc = core("msrc-updates.json").display(),
-            pmimport = core("pmimport-releases.json").display(),
-        ),
-    )
+    TestConfig::core_files().write(dir)
 }
 
 enum Started {

@@ -84,35 +84,7 @@ impl Ca {
 
 /// Sources read from the core fixtures through `file://` URLs: nothing else to run.
 fn exporter_config(dir: &Path) -> PathBuf {
-    let fixture = |name: &str| repo_root().join("tests/fixtures/core").join(name);
-    write_config(
-        dir,
-        &format!(
-            r#"defaults:
-  interval: 1h
-tiers:
-  english:
-    goal: 24h
-    bulletins: [msrc]
-sources:
-  msrc:
-    role: bulletins
-    kind: msrc
-    url: file://{msrc}
-  pmimport:
-    role: releases
-    kind: json
-    url: file://{pmimport}
-    items: $.releases[*]
-    id: $.version
-    published: $.released
-    tier: $.language
-    tier_map: {{English: english}}
-"#,
-            msrc = fixture("msrc-updates.json").display(),
-            pmimport = fixture("pmimport-releases.json").display(),
-        ),
-    )
+    TestConfig::core_files().write(dir)
 }
 
 fn start(dir: &Path, web_config: &str, extra: &[&str]) -> Exporter {

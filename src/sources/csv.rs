@@ -1,9 +1,9 @@
 //! `csv`: a CSV file with a header row; `id`, `published`, `title`, `tier` and `covers` name
 //! columns (`covers` is split on `;`).
 
-use super::records::{clean_covers, resolve_tiers};
+use super::records;
 use super::settings::{Key, RecordTime, Settings, Tiering};
-use super::{Fetched, Kind, ParseContext, Parsed, PollError, Record, Role, SourceKind};
+use super::{Fetched, Kind, ParseContext, Parsed, PollError, Role, SourceKind};
 use crate::yaml::ConfigError;
 
 pub const KIND: Kind = Kind {
@@ -127,33 +127,29 @@ impl SourceKind for Csv {
                     continue;
                 }
             };
-            let tiers = match &self.config.tiering {
-                None => Vec::new(),
-                Some(tiering) => {
-                    let values: Vec<String> = tier_col
+            let record = records::finish(
+                self.config.tiering.as_ref(),
+                ctx.tier_names,
+                id.to_string(),
+                published,
+                title_col.and_then(get).unwrap_or_default(),
+                || {
+                    tier_col
                         .and_then(get)
                         .map(|v| vec![v.to_string()])
-                        .unwrap_or_default();
-                    match resolve_tiers(tiering, &values, ctx.tier_names) {
-                        Some(t) => t,
-                        None => {
-                            parsed.excluded += 1;
-                            continue;
-                        }
-                    }
-                }
-            };
-            let covers = covers_col
-                .and_then(get)
-                .map(|v| clean_covers(v.split(';').map(str::to_string)))
-                .unwrap_or_default();
-            parsed.records.push(Record {
-                id: id.to_string(),
-                title: title_col.and_then(get).unwrap_or_default().to_string(),
-                published,
-                tiers,
-                covers,
-            });
+                        .unwrap_or_default()
+                },
+                || {
+                    covers_col
+                        .and_then(get)
+                        .map(|v| v.split(';').map(str::to_string).collect())
+                        .unwrap_or_default()
+                },
+            );
+            match record {
+                Some(record) => parsed.records.push(record),
+                None => parsed.excluded += 1,
+            }
         }
         Ok(parsed)
     }

@@ -14,7 +14,7 @@ use ego_tree::iter::Edge;
 use regex::Regex;
 use scraper::{ElementRef, Node, Selector};
 
-use super::records::{clean_covers, resolve_tiers};
+use super::records;
 use super::settings::{Key, RecordTime, Settings, Tiering};
 use super::{Fetched, Kind, ParseContext, Parsed, PollError, Record, Role, SourceKind};
 use crate::timeparse::{Published, TimeFormat};
@@ -149,56 +149,49 @@ impl Html {
         let time =
             capture(c.published_regex.as_ref(), &time, "published_regex").map_err(with_id)?;
         let published = self.published(&time).map_err(with_id)?;
-        let tiers = match &c.tiering {
-            None => Vec::new(),
-            Some(tiering) => {
-                // A cell that `tier_regex` does not match names no tier: filtered, like an
-                // unmapped value.
-                let values: Vec<String> = c
-                    .tier
-                    .as_ref()
-                    .map(|sel| {
-                        select(row, sel)
-                            .filter_map(|cell| {
-                                let t = text(cell);
-                                capture(c.tier_regex.as_ref(), &t, "")
-                                    .ok()
-                                    .map(Cow::into_owned)
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                match resolve_tiers(tiering, &values, ctx.tier_names) {
-                    Some(t) => t,
-                    None => return Ok(None),
-                }
-            }
+        let title = c.title.as_ref().and_then(|sel| first_text(row, sel));
+        // A cell that `tier_regex` does not match names no tier: filtered, like an unmapped
+        // value.
+        let tier_values = || {
+            c.tier
+                .as_ref()
+                .map(|sel| {
+                    select(row, sel)
+                        .filter_map(|cell| {
+                            let t = text(cell);
+                            capture(c.tier_regex.as_ref(), &t, "")
+                                .ok()
+                                .map(Cow::into_owned)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
         };
-        let covers = c
-            .covers
-            .as_ref()
-            .map(|sel| {
-                clean_covers(select(row, sel).flat_map(|cell| {
-                    let cell = text(cell);
-                    c.covers_regex
-                        .captures_iter(&cell)
-                        .filter_map(|m| m.get(1).map(|g| g.as_str().to_string()))
-                        .collect::<Vec<_>>()
-                }))
-            })
-            .unwrap_or_default();
-        let title = c
-            .title
-            .as_ref()
-            .and_then(|sel| first_text(row, sel))
-            .unwrap_or_default();
-        Ok(Some(Record {
-            id: id.into_owned(),
-            title,
+        let covers = || {
+            c.covers
+                .as_ref()
+                .map(|sel| {
+                    select(row, sel)
+                        .flat_map(|cell| {
+                            let cell = text(cell);
+                            c.covers_regex
+                                .captures_iter(&cell)
+                                .filter_map(|m| m.get(1).map(|g| g.as_str().to_string()))
+                                .collect::<Vec<_>>()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Ok(records::finish(
+            c.tiering.as_ref(),
+            ctx.tier_names,
+            id.into_owned(),
             published,
-            tiers,
+            title.as_deref().unwrap_or_default(),
+            tier_values,
             covers,
-        }))
+        ))
     }
 }
 

@@ -12,9 +12,9 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::records::{clean_covers, resolve_tiers};
+use super::records;
 use super::settings::{Key, RecordTime, Settings, Tiering};
-use super::{Fetched, Kind, ParseContext, Parsed, PollError, Record, Role, SourceKind};
+use super::{Fetched, Kind, ParseContext, Parsed, PollError, Role, SourceKind};
 use crate::yaml::ConfigError;
 
 pub const KIND: Kind = Kind {
@@ -177,43 +177,21 @@ impl Json {
                 return;
             }
         };
-        let tiers = match &self.config.tiering {
-            None => Vec::new(),
-            Some(tiering) => {
-                let values = self
-                    .config
-                    .tier
-                    .as_ref()
-                    .map(|p| all(p, item))
-                    .unwrap_or_default();
-                match resolve_tiers(tiering, &values, ctx.tier_names) {
-                    Some(t) => t,
-                    None => {
-                        parsed.excluded += 1;
-                        return;
-                    }
-                }
-            }
-        };
-        let title = self
-            .config
-            .title
-            .as_ref()
-            .and_then(|p| first(p, item))
-            .unwrap_or_default();
-        let covers = self
-            .config
-            .covers
-            .as_ref()
-            .map(|p| clean_covers(all(p, item)))
-            .unwrap_or_default();
-        parsed.records.push(Record {
+        let c = &self.config;
+        let title = c.title.as_ref().and_then(|p| first(p, item));
+        let record = records::finish(
+            c.tiering.as_ref(),
+            ctx.tier_names,
             id,
-            title: title.trim().to_string(),
             published,
-            tiers,
-            covers,
-        });
+            title.as_deref().unwrap_or_default(),
+            || c.tier.as_ref().map(|p| all(p, item)).unwrap_or_default(),
+            || c.covers.as_ref().map(|p| all(p, item)).unwrap_or_default(),
+        );
+        match record {
+            Some(record) => parsed.records.push(record),
+            None => parsed.excluded += 1,
+        }
     }
 }
 

@@ -664,6 +664,23 @@ impl Drop for Exporter {
 }
 
 /// Writes a configuration file into `dir` and returns its path.
+/// The sample lines of the data (sorted), without the source health, build and configuration
+/// series: what must not change while a source fails or across a restart.
+pub fn data_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("patchlag_")
+                && !l.starts_with("patchlag_source_")
+                && !l.starts_with("patchlag_build_info")
+                && !l.starts_with("patchlag_config_")
+        })
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
 pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("patchlag.yml");
     std::fs::write(&path, text).expect("write config");
@@ -806,4 +823,187 @@ pub fn promtool_check_metrics(text: &str) -> Option<String> {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configurations
+// ---------------------------------------------------------------------------------------------
+
+/// A configuration for a test, built from parts; `text()` writes it in the layout users write
+/// (settings in the order given, two spaces per level).
+#[derive(Debug, Clone, Default)]
+pub struct TestConfig {
+    head: String,
+    tiers: String,
+    sources: String,
+}
+
+impl TestConfig {
+    pub fn new() -> TestConfig {
+        TestConfig::default()
+    }
+
+    /// Top-level settings written before `tiers` (`storage:`, `defaults:`, `metrics:` blocks).
+    pub fn top(mut self, yaml: &str) -> TestConfig {
+        self.head.push_str(yaml);
+        self
+    }
+
+    /// `defaults:` with an interval and, when given, a timeout.
+    pub fn defaults(self, interval: &str, timeout: Option<&str>) -> TestConfig {
+        let timeout = timeout.map_or(String::new(), |t| format!("  timeout: {t}\n"));
+        self.top(&format!("defaults:\n  interval: {interval}\n{timeout}"))
+    }
+
+    /// A tier with its goal and bulletin sources, then `settings` (one `key: value` per line,
+    /// unindented: `since`, `description`).
+    pub fn tier(
+        mut self,
+        name: &str,
+        goal: &str,
+        bulletins: &[&str],
+        settings: &str,
+    ) -> TestConfig {
+        self.tiers.push_str(&format!(
+            "  {name}:\n    goal: {goal}\n    bulletins: [{}]\n",
+            bulletins.join(", ")
+        ));
+        for line in settings.lines() {
+            self.tiers.push_str(&format!("    {line}\n"));
+        }
+        self
+    }
+
+    /// A source: its role, kind and url, then `settings` (one `key: value` per line, unindented).
+    pub fn source(
+        mut self,
+        name: &str,
+        role: &str,
+        kind: &str,
+        url: &str,
+        settings: &str,
+    ) -> TestConfig {
+        self.sources.push_str(&format!(
+            "  {name}:\n    role: {role}\n    kind: {kind}\n    url: {url}\n"
+        ));
+        for line in settings.lines() {
+            self.sources.push_str(&format!("    {line}\n"));
+        }
+        self
+    }
+
+    /// The `msrc` bulletin source.
+    pub fn msrc(self, url: &str, settings: &str) -> TestConfig {
+        self.source("msrc", "bulletins", "msrc", url, settings)
+    }
+
+    /// A `json` release source in the PMImport shape (`$.releases[*]`, `version`, `released`,
+    /// `language` mapped through `tier_map`), `settings` between its url and its paths, and
+    /// `covers` when `covers` is true.
+    pub fn pmimport(
+        self,
+        name: &str,
+        url: &str,
+        tier_map: &str,
+        settings: &str,
+        covers: bool,
+    ) -> TestConfig {
+        let covers = if covers {
+            "covers: $.bulletins[*]\n"
+        } else {
+            ""
+        };
+        self.source(
+            name,
+            "releases",
+            "json",
+            url,
+            &format!(
+                "{settings}items: $.releases[*]\nid: $.version\npublished: $.released\ntier: $.language\ntier_map: {{{tier_map}}}\n{covers}"
+            ),
+        )
+    }
+
+    /// An English tier clocked by `msrc` and released by `pmimport`, both read from the core
+    /// fixtures through `file://` URLs: a running exporter with nothing else to run.
+    pub fn core_files() -> TestConfig {
+        let core = |name: &str| format!("file://{}", reference(&format!("core/{name}")).display());
+        TestConfig::new()
+            .defaults("1h", None)
+            .tier("english", "24h", &["msrc"], "")
+            .msrc(&core("msrc-updates.json"), "")
+            .pmimport(
+                "pmimport",
+                &core("pmimport-releases.json"),
+                "English: english",
+                "",
+                false,
+            )
+    }
+
+    /// The scenario of `tests/fixtures/core/` (tests/core.rs describes it): three tiers from
+    /// 2023-06-01 clocked by `msrc`, released by `pmimport` (English and other languages) and
+    /// `o365` (Office 365 builds); `msrc` takes `msrc_settings`, and each tier its description
+    /// when `described`.
+    pub fn core_scenario(
+        self,
+        urls: [&str; 3],
+        msrc_settings: &str,
+        described: bool,
+    ) -> TestConfig {
+        let [msrc, pmimport, o365] = urls;
+        let tier = |description: &str| {
+            if described {
+                format!("description: {description}\nsince: 2023-06-01\n")
+            } else {
+                "since: 2023-06-01\n".to_string()
+            }
+        };
+        self.tier(
+            "english",
+            "24h",
+            &["msrc"],
+            &tier("Standard PMImport, English/Invariant languages"),
+        )
+        .tier(
+            "other_languages",
+            "48h",
+            &["msrc"],
+            &tier("PMImport for all other supported languages"),
+        )
+        .tier("office365", "48h", &["msrc"], &tier("Office 365 updates"))
+        .msrc(msrc, msrc_settings)
+        .pmimport(
+            "pmimport",
+            pmimport,
+            "English: english, \"All languages\": other_languages",
+            "",
+            true,
+        )
+        .source(
+            "o365",
+            "releases",
+            "csv",
+            o365,
+            "id: build\npublished: date\ncovers: covers\ntiers: [office365]\n",
+        )
+    }
+
+    /// A source written as YAML (indented under `sources:`), after the others.
+    pub fn source_yaml(mut self, yaml: &str) -> TestConfig {
+        self.sources.push_str(yaml);
+        self
+    }
+
+    pub fn text(&self) -> String {
+        format!(
+            "{}tiers:\n{}sources:\n{}",
+            self.head, self.tiers, self.sources
+        )
+    }
+
+    /// Writes `patchlag.yml` into `dir`.
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        write_config(dir, &self.text())
+    }
 }
