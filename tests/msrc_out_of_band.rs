@@ -90,7 +90,8 @@ fn config(upstream: &Upstream, releases: &Path) -> String {
     TestConfig::new()
         .defaults("300ms", Some("2s"))
         .tier("english", "24h", &["msrc"], "")
-        .msrc(&upstream.url(INDEX), "")
+        // Room for the index and the documents, not for the oversized document below.
+        .msrc(&upstream.url(INDEX), "max_body_bytes: 200000\n")
         .source(
             "pmimport",
             "releases",
@@ -385,6 +386,24 @@ async fn an_update_added_while_watching_starts_when_first_seen_and_survives_fail
     exporter
         .wait_for("a parse error", |t| errors(t, "msrc", "parse") >= 1.0)
         .await;
+
+    // So do a document that never comes (the 2 s timeout) and one larger than max_body_bytes.
+    upstream.set(&document_path("2025-Jul"), Behavior::Hang);
+    exporter
+        .wait_for("a timeout", |t| errors(t, "msrc", "timeout") >= 1.0)
+        .await;
+    let mut oversized = july("2025-07-21", "2025-07-21T07:00:00");
+    oversized.resize(300_000, b' ');
+    upstream.set(&document_path("2025-Jul"), Behavior::Ok(oversized));
+    let m = exporter
+        .wait_for("an oversized document", |t| {
+            errors(t, "msrc", "body_too_large") >= 1.0
+        })
+        .await;
+    assert_eq!(value(&m, "patchlag_source_up", &[("source", "msrc")]), 0.0);
+    assert_eq!(published(&m, "2025-Jul-OOB-2025-07-19"), Some(ts(seen)));
+    assert_eq!(published(&m, "2025-Jul-OOB-2025-07-20"), Some(ts(seen)));
+    assert_eq!(published(&m, "2025-Jul"), Some(ts("2025-07-08T17:00:00Z")));
     let mut exporter = exporter;
     exporter.child.kill().expect("SIGKILL");
     let _ = exporter.wait_exit(std::time::Duration::from_secs(5));
