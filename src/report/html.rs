@@ -360,27 +360,6 @@ fn tier_section(
     page.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-/// What a source is, for a reader who does not know the configuration.
-fn describe(source: &SourceConfig) -> &'static str {
-    match source.kind_name() {
-        "msrc" => {
-            "Microsoft Security Response Center (CVRF index): a monthly release's clock \
-             starts at its release time on its release day (by default 10:00 \
-             America/Los_Angeles)"
-        }
-        "m365_apps" => "Microsoft 365 Apps builds per update channel",
-        "json" => "JSON document",
-        "csv" => "CSV file",
-        "feed" => "RSS/Atom feed",
-        "html" => "web page",
-        "http_resource" => {
-            "the content file itself: each new version is a release, dated by its \
-             Last-Modified time, else by when it was first seen"
-        }
-        other => other,
-    }
-}
-
 fn method(page: &mut String, report: &Report, ctx: &Context, period: &str) {
     let config = ctx.config;
     page.push_str(
@@ -443,7 +422,7 @@ fn method(page: &mut String, report: &Report, ctx: &Context, period: &str) {
             page,
             "<tr><th scope=\"row\">{}</th><td>{role}</td><td>{}</td><td><code>{}</code></td></tr>",
             escape(&source.name),
-            escape(describe(source)),
+            escape(&source.parser.describe()),
             escape(&redact_url(&source.url))
         );
     }
@@ -650,12 +629,16 @@ sources:
         ));
         assert!(html.contains(
             "<tr><th scope=\"row\">msrc</th><td>starts clocks (bulletins)</td><td>Microsoft \
-             Security Response Center (CVRF index): a monthly release&#39;s clock starts at its \
-             release time on its release day (by default 10:00 America/Los_Angeles)</td>\
+             Security Response Center (CVRF index): a monthly release&#39;s clock starts at 10:00 \
+             America/Los_Angeles on its release day; an out-of-band update found in a month&#39;s \
+             document starts when first seen, or at the same time of its day for history</td>\
              <td><code>https://user:xxxxx@msrc.example.invalid/updates</code></td></tr>"
         ));
         assert!(!html.contains("pa55word"));
-        assert!(html.contains("<td>JSON document</td>"));
+        assert!(html.contains(
+            "<td>JSON document: a release is dated by the value its published JSONPath \
+             selects</td>"
+        ));
         assert!(html.contains(
             "<strong>english</strong>: bulletins from <time datetime=\"2024-01-01T00:00:00Z\">"
         ));

@@ -60,6 +60,10 @@ impl Csv {
 }
 
 impl SourceKind for Csv {
+    fn describe(&self) -> String {
+        "CSV file: a release is dated by the column its published setting names".to_string()
+    }
+
     fn tiering(&self) -> Option<&Tiering> {
         self.config.tiering.as_ref()
     }

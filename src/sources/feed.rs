@@ -142,6 +142,11 @@ fn title_text(title: &feed_rs::model::Text) -> String {
 }
 
 impl SourceKind for Feed {
+    fn describe(&self) -> String {
+        "RSS/Atom feed: an entry is dated by its publication time (else its update time)"
+            .to_string()
+    }
+
     fn tiering(&self) -> Option<&Tiering> {
         self.config.tiering.as_ref()
     }

@@ -262,6 +262,10 @@ fn capture<'t>(re: Option<&Regex>, text: &'t str, key: &str) -> Result<Cow<'t, s
 }
 
 impl SourceKind for Html {
+    fn describe(&self) -> String {
+        "web page: a release is dated by the text its published selector selects".to_string()
+    }
+
     fn tiering(&self) -> Option<&Tiering> {
         self.config.tiering.as_ref()
     }

@@ -112,6 +112,12 @@ fn sha256_id(body: &[u8]) -> String {
 }
 
 impl SourceKind for HttpResource {
+    fn describe(&self) -> String {
+        "the content file itself: each new version is a release, dated by its \
+         Last-Modified time, else by when it was first seen"
+            .to_string()
+    }
+
     fn tiering(&self) -> Option<&Tiering> {
         Some(&self.config.tiering)
     }

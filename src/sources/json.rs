@@ -121,6 +121,10 @@ fn member_items<'a>(items: &JsonPath, body: &'a [u8]) -> Option<Vec<&'a RawValue
 }
 
 impl SourceKind for Json {
+    fn describe(&self) -> String {
+        "JSON document: a release is dated by the value its published JSONPath selects".to_string()
+    }
+
     fn tiering(&self) -> Option<&Tiering> {
         self.config.tiering.as_ref()
     }

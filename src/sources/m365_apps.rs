@@ -91,6 +91,8 @@ pub struct M365AppsConfig {
 pub struct M365Apps {
     /// The selected `channelId`s, lower-cased; `None`: all.
     selected: Option<BTreeSet<String>>,
+    /// The same as configured, for people.
+    channels: String,
 }
 
 /// One channel of the answer; every other field is ignored.
@@ -227,7 +229,16 @@ fn summary(what: &str, entries: &[String]) -> String {
 
 impl M365Apps {
     pub fn new(config: M365AppsConfig) -> M365Apps {
+        let channels = match &config.channels {
+            Some(list) => list
+                .iter()
+                .map(|id| id.trim())
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => "every channel".to_string(),
+        };
         M365Apps {
+            channels,
             selected: config
                 .channels
                 .map(|c| c.iter().map(|id| id.trim().to_ascii_lowercase()).collect()),
@@ -242,6 +253,14 @@ impl M365Apps {
 }
 
 impl SourceKind for M365Apps {
+    fn describe(&self) -> String {
+        format!(
+            "Microsoft 365 Apps builds per update channel ({}): a build's clock starts at \
+             its availability date and time",
+            self.channels
+        )
+    }
+
     fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError> {
         let body = fetched
             .body
@@ -369,6 +388,24 @@ mod tests {
 
     fn ts(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s).expect("valid").timestamp()
+    }
+
+    #[test]
+    fn the_description_names_the_channels_as_configured() {
+        let selected = M365Apps::new(M365AppsConfig {
+            channels: Some(BTreeSet::from([
+                "MonthlyEnterprise".to_string(),
+                "Current".into(),
+            ])),
+        });
+        assert_eq!(
+            selected.describe(),
+            "Microsoft 365 Apps builds per update channel (Current, MonthlyEnterprise): a \
+             build's clock starts at its availability date and time"
+        );
+        assert!(M365Apps::new(M365AppsConfig::default())
+            .describe()
+            .contains("(every channel)"));
     }
 
     fn fixture(name: &str) -> String {

@@ -267,6 +267,10 @@ pub trait SourceKind: Any + Send + Sync + fmt::Debug {
     }
 
     fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError>;
+
+    /// What the source is and how it dates what it lists, in plain words, for a reader who does
+    /// not know the configuration (the HTML report's method section).
+    fn describe(&self) -> String;
 }
 
 #[cfg(test)]

@@ -322,6 +322,22 @@ fn clock_start(config: &MsrcConfig, day: NaiveDate) -> i64 {
 }
 
 impl SourceKind for Msrc {
+    fn describe(&self) -> String {
+        let zone = self.config.timezone.iana_name().unwrap_or("UTC");
+        let mut text = format!(
+            "Microsoft Security Response Center (CVRF index): a monthly release's clock \
+             starts at {} {zone} on its release day",
+            self.config.release_time.format("%H:%M")
+        );
+        if self.config.out_of_band.is_some() {
+            text.push_str(
+                "; an out-of-band update found in a month's document starts when first \
+                 seen, or at the same time of its day for history",
+            );
+        }
+        text
+    }
+
     fn needs(&self) -> Needs<'_> {
         Needs {
             validators_suffice: false,
@@ -815,6 +831,21 @@ mod tests {
 
     fn msrc() -> Msrc {
         Msrc::new(config(false))
+    }
+
+    #[test]
+    fn the_description_gives_the_configured_clock() {
+        let mut other = config(false);
+        other.timezone = zone("Europe/Berlin").expect("zone");
+        other.release_time = NaiveTime::from_hms_opt(19, 30, 0).expect("time");
+        assert_eq!(
+            Msrc::new(other).describe(),
+            "Microsoft Security Response Center (CVRF index): a monthly release's clock starts \
+             at 19:30 Europe/Berlin on its release day"
+        );
+        assert!(Msrc::new(config(true))
+            .describe()
+            .contains("at 10:00 America/Los_Angeles on its release day; an out-of-band update"));
     }
 
     fn ts(s: &str) -> i64 {
