@@ -98,6 +98,12 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("database {path}: cannot create its directory: {source}")]
+    Directory {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("database {path} has schema version {found}, newer than this program's {supported}: upgrade patchlag-exporter")]
     TooNew {
         path: PathBuf,
@@ -227,6 +233,13 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
+        // The directory is made if missing, as Prometheus makes its storage path.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
         let mut conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
@@ -637,6 +650,23 @@ mod tests {
             derived: &[],
             state: None,
         }
+    }
+
+    #[test]
+    fn a_missing_directory_is_made_and_a_file_in_the_way_is_said() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("var/lib/patchlag/patchlag.db");
+        Store::open(&path).expect("open");
+        assert!(path.exists());
+        let blocked = dir.path().join("file");
+        std::fs::write(&blocked, "").expect("write");
+        let Err(err) = Store::open(&blocked.join("patchlag.db")) else {
+            panic!("a file, not a directory");
+        };
+        assert!(
+            err.to_string().contains("cannot create its directory"),
+            "{err}"
+        );
     }
 
     #[test]
