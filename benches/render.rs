@@ -20,7 +20,7 @@ fn render(c: &mut Criterion) {
     for years in [1, 5, 10, 20] {
         let dir = tempfile::tempdir().expect("tempdir");
         let history = support::history(dir.path(), years);
-        let snapshot = history.snapshot;
+        let snapshot = std::sync::Arc::new(history.snapshot);
         let bytes = metrics::render(&snapshot, now, reload).len();
         eprintln!(
             "{years:>2} years: {} bulletins, {} releases ({} kept in memory), /metrics {bytes} bytes",

@@ -17,13 +17,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
-use crate::clock::Clock;
+use crate::clock::{wall_clock, Clock};
 use crate::config::{Config, SourceConfig};
 use crate::metrics::ReloadStatus;
 use crate::poller::{self, Poller};
@@ -96,8 +95,7 @@ impl PollerKey {
     fn of(config: &Config, source: &SourceConfig) -> PollerKey {
         let mut rendering = format!("{source:?}");
         if source.role == Role::Releases {
-            let tiers: Vec<&str> = config.tiers.iter().map(|t| t.name.as_str()).collect();
-            rendering.push_str(&format!("{tiers:?}"));
+            rendering.push_str(&format!("{:?}", config.tier_names()));
         }
         PollerKey(checksum(rendering.as_bytes()))
     }
@@ -109,9 +107,9 @@ struct RunningPoller {
 }
 
 pub struct App {
-    pub store: Arc<Store>,
+    store: Arc<Store>,
     pub clock: Clock,
-    pub config_path: PathBuf,
+    config_path: PathBuf,
     config: RwLock<Arc<Config>>,
     /// Of the file the running configuration was read from.
     checksum: Mutex<Checksum>,
@@ -127,8 +125,6 @@ pub struct App {
     publisher: Mutex<Option<JoinHandle<()>>>,
     /// Sources whose first poll (success or failure) has completed since start.
     polled: Mutex<HashSet<String>>,
-    /// Snapshots published so far.
-    generation: AtomicU64,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -147,8 +143,7 @@ impl App {
         clock: Clock,
     ) -> Result<Arc<App>, String> {
         let config = Arc::new(loaded.config);
-        let mut snapshot = Snapshot::load(config.clone(), &store).map_err(|e| e.to_string())?;
-        snapshot.generation = 1;
+        let snapshot = Snapshot::load(config.clone(), &store).map_err(|e| e.to_string())?;
         let (polls_done, polls_to_publish) = mpsc::unbounded_channel();
         Ok(Arc::new(App {
             store: Arc::new(store),
@@ -169,7 +164,6 @@ impl App {
             polls_to_publish: Mutex::new(Some(polls_to_publish)),
             publisher: Mutex::new(None),
             polled: Mutex::new(HashSet::new()),
-            generation: AtomicU64::new(1),
         }))
     }
 
@@ -250,6 +244,7 @@ impl App {
             }
             keep
         });
+        let tier_names = Arc::new(config.tier_names());
         for source in &config.sources {
             if pollers.contains_key(&source.name) {
                 changes.kept += 1;
@@ -258,13 +253,13 @@ impl App {
             if !changes.restarted.contains(&source.name) {
                 changes.added.push(source.name.clone());
             }
-            let handle = tokio::spawn(poller::run(Poller::new(
-                self.store.clone(),
-                self.clock,
-                config,
-                source,
-                self.polls_done.clone(),
-            )));
+            let handle = tokio::spawn(poller::run(Poller {
+                store: self.store.clone(),
+                clock: self.clock,
+                source: source.clone(),
+                tier_names: tier_names.clone(),
+                polled: self.polls_done.clone(),
+            }));
             pollers.insert(
                 source.name.clone(),
                 RunningPoller {
@@ -300,15 +295,14 @@ impl App {
     }
 
     /// Re-reads the store and publishes a new snapshot.
-    pub async fn refresh(&self) -> Result<(), String> {
+    async fn refresh(&self) -> Result<(), String> {
         let _guard = self.refresh_lock.lock().await;
         let store = self.store.clone();
         let config = self.config();
-        let mut snapshot = tokio::task::spawn_blocking(move || Snapshot::load(config, &store))
+        let snapshot = tokio::task::spawn_blocking(move || Snapshot::load(config, &store))
             .await
             .map_err(|e| format!("store read task failed: {e}"))?
             .map_err(|e| e.to_string())?;
-        snapshot.generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         write(&self.snapshot, Arc::new(snapshot));
         crate::memory::release_free_memory();
         Ok(())
@@ -380,12 +374,6 @@ impl App {
             last_success: wall_clock(),
         };
     }
-}
-
-/// Reloads are events of the process, not of the data: they are stamped with the real time even
-/// when `--debug.fixed-now` freezes the data's clock.
-fn wall_clock() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 /// Source names by what a reload did to their pollers.

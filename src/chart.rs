@@ -81,7 +81,7 @@ impl Mark {
         }
     }
 
-    pub fn breached(self) -> bool {
+    fn breached(self) -> bool {
         matches!(self, Mark::Late | Mark::Overdue)
     }
 
@@ -107,7 +107,7 @@ impl Mark {
     }
 
     /// The legend's words.
-    pub fn meaning(self) -> &'static str {
+    fn meaning(self) -> &'static str {
         match self {
             Mark::Met => "met: content within the goal",
             Mark::Late => "breached: content came after the goal",
@@ -129,7 +129,7 @@ impl Mark {
     }
 
     /// The marker centred on (x, y), with `inner` (a `<title>`, or nothing) inside.
-    pub fn shape(self, x: f64, y: f64, inner: &str) -> String {
+    fn shape(self, x: f64, y: f64, inner: &str) -> String {
         let class = self.class();
         match self {
             Mark::Met | Mark::Pending => {
@@ -189,17 +189,17 @@ pub struct Point {
 
 /// A linear map from a domain onto a range (a range may run backwards, as the y axis does).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Scale {
+struct Scale {
     domain: (f64, f64),
     range: (f64, f64),
 }
 
 impl Scale {
-    pub fn new(domain: (f64, f64), range: (f64, f64)) -> Scale {
+    fn new(domain: (f64, f64), range: (f64, f64)) -> Scale {
         Scale { domain, range }
     }
 
-    pub fn map(&self, v: f64) -> f64 {
+    fn map(&self, v: f64) -> f64 {
         let (d0, d1) = self.domain;
         let (r0, r1) = self.range;
         if d1 == d0 {
@@ -212,7 +212,7 @@ impl Scale {
 
 /// The y axis, in whole hours: from 0 to `top` in steps of `step`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HourAxis {
+struct HourAxis {
     pub step: i64,
     pub top: i64,
 }
@@ -233,7 +233,7 @@ const MAX_GOALS_SHOWN: i64 = 3;
 impl HourAxis {
     /// An axis showing every delay up to `max_delay` (seconds), but at most
     /// `MAX_GOALS_SHOWN` goals, and the goal with room above it.
-    pub fn new(goal: i64, max_delay: i64) -> HourAxis {
+    fn new(goal: i64, max_delay: i64) -> HourAxis {
         let goal = goal.max(3600);
         let wanted = ((max_delay as f64 * DELAY_HEADROOM) as i64)
             .max((goal as f64 * GOAL_HEADROOM) as i64)
@@ -252,18 +252,18 @@ impl HourAxis {
     }
 
     /// Tick values in hours, from 0 to `top`.
-    pub fn ticks(&self) -> Vec<i64> {
+    fn ticks(&self) -> Vec<i64> {
         (0..=self.top / self.step).map(|i| i * self.step).collect()
     }
 
-    pub fn top_seconds(&self) -> i64 {
+    fn top_seconds(&self) -> i64 {
         self.top * 3600
     }
 }
 
 /// A tick on the time axis.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tick {
+struct Tick {
     pub at: i64,
     pub label: String,
 }
@@ -302,7 +302,7 @@ const TIME_STEPS: [Step; 18] = [
 
 /// Calendar-aligned ticks (UTC) in `[from, to]`: whole hours, midnights, Mondays, first days of
 /// months or years, whichever is the finest step giving at most `max` ticks.
-pub fn time_ticks(from: i64, to: i64, max: usize) -> Vec<Tick> {
+fn time_ticks(from: i64, to: i64, max: usize) -> Vec<Tick> {
     let max = max.max(1);
     for step in TIME_STEPS {
         let instants = instants(step, from, to, max + 1);
@@ -613,14 +613,13 @@ impl Chart<'_> {
             } else {
                 hours(p.delay)
             };
-            let mut texts = vec![value.clone()];
-            if named {
-                texts.insert(0, format!("{} · {value}", p.name));
-            }
-            if !off_scale {
-                // A breach inside the scale is named or not labelled: its value is on the axis.
-                texts.truncate(1);
-            }
+            // A breach inside the scale is named or not labelled: its value is on the axis. One
+            // beyond it falls back to its value alone when its name does not fit.
+            let texts = match (named, off_scale) {
+                (true, true) => vec![format!("{} · {value}", p.name), value],
+                (true, false) => vec![format!("{} · {value}", p.name)],
+                (false, _) => vec![value],
+            };
             let (px, py) = position(p);
             let placed = texts.iter().find_map(|text| {
                 let width = text_width(text);

@@ -124,6 +124,11 @@ impl SourceConfig {
 }
 
 impl Config {
+    /// The tiers' names, in configuration order: the tiers a release source keeps records of.
+    pub fn tier_names(&self) -> Vec<String> {
+        self.tiers.iter().map(|t| t.name.clone()).collect()
+    }
+
     pub fn tier(&self, name: &str) -> Option<&TierConfig> {
         self.tiers.iter().find(|t| t.name == name)
     }

@@ -5,11 +5,12 @@
 //! Every value is a whole number of seconds or derived from them, so two renders within the
 //! same second of the same snapshot differ only in the `process_*` metrics, which therefore
 //! refresh once a second. The server keeps the cache; an entry is served only for the very
-//! snapshot it was rendered from (`Snapshot::generation`), so after a poll or a reload, which
-//! publish a new snapshot, nothing stale can be served.
+//! snapshot it was rendered from (the same `Arc`, held weakly so that it does not keep an old
+//! snapshot's data alive), so after a poll or a reload, which publish a new snapshot, nothing
+//! stale can be served.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use axum::body::{Body, Bytes};
 use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
@@ -21,7 +22,7 @@ use flate2::Compression;
 use crate::metrics::{self, Reloads};
 use crate::snapshot::Snapshot;
 
-pub const CONTENT_TYPE_TEXT_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
+const CONTENT_TYPE_TEXT_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The last rendered exposition.
 #[derive(Debug, Default)]
@@ -31,8 +32,8 @@ pub struct Cache {
 
 #[derive(Debug)]
 struct Rendered {
-    /// Of the snapshot it was rendered from.
-    generation: u64,
+    /// The snapshot it was rendered from.
+    snapshot: Weak<Snapshot>,
     now: i64,
     reloads: Reloads,
     plain: Bytes,
@@ -61,18 +62,20 @@ fn gzip(plain: &[u8]) -> Bytes {
 }
 
 impl Cache {
-    fn get(&self, snapshot: &Snapshot, now: i64, reloads: Reloads) -> Arc<Rendered> {
+    fn get(&self, snapshot: &Arc<Snapshot>, now: i64, reloads: Reloads) -> Arc<Rendered> {
         let lock = || self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(hit) = lock()
-            .as_ref()
-            .filter(|r| r.generation == snapshot.generation && r.now == now && r.reloads == reloads)
-        {
+        let of_this = |r: &&Arc<Rendered>| {
+            std::ptr::eq(r.snapshot.as_ptr(), Arc::as_ptr(snapshot))
+                && r.now == now
+                && r.reloads == reloads
+        };
+        if let Some(hit) = lock().as_ref().filter(of_this) {
             return hit.clone();
         }
         // Rendered outside the lock: a scrape that raced this one renders the same bytes, and
         // neither waits for the other.
         let rendered = Arc::new(Rendered {
-            generation: snapshot.generation,
+            snapshot: Arc::downgrade(snapshot),
             now,
             reloads,
             plain: Bytes::from(metrics::render(snapshot, now, reloads)),
@@ -112,7 +115,7 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
 /// The `/metrics` answer for `snapshot` at `now`, from `cache` when it holds it.
 pub fn response(
     cache: &Cache,
-    snapshot: &Snapshot,
+    snapshot: &Arc<Snapshot>,
     now: i64,
     reloads: impl Into<Reloads>,
     request: &HeaderMap,

@@ -19,6 +19,29 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// A `<small>` line under a cell's main text; nothing for no text.
+pub fn small(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!("<small>{}</small>", escape(text))
+    }
+}
+
+/// The CSS class of a status word (`at risk` is `at-risk`).
+pub fn status_class(status: &str) -> String {
+    status.replace(' ', "-")
+}
+
+/// A status word as a badge, styled by its class.
+pub fn badge(status: &str) -> String {
+    format!(
+        "<span class=\"badge {}\">{}</span>",
+        status_class(status),
+        escape(status)
+    )
+}
+
 /// A duration in hours for people, exact to the second, so that a delay one minute past a
 /// goal never reads as the goal itself: `30 h`, `30 h 15 min`, `24 h 0 min 30 s`.
 pub fn hours(seconds: i64) -> String {

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use chrono::DateTime;
 
 use crate::chart::{self, Chart, Mark, Point};
-use crate::html::escape as esc;
+use crate::html::{badge, escape as esc, small, status_class};
 use crate::snapshot::Snapshot;
 use crate::status::{status_doc, CurrentDoc, PairDoc, SourceDoc, StatusDoc, TierDoc};
 
@@ -198,7 +198,7 @@ impl Page {
             self.html,
             "<tr data-tier=\"{0}\"><th scope=\"row\">{0}{1}</th><td class=\"num\">{2}</td>",
             esc(&t.name),
-            sub(&t.description),
+            small(&t.description),
             hours(t.goal_seconds),
         );
         match &t.current {
@@ -226,13 +226,13 @@ impl Page {
             self.html,
             "<td>{}{}<small>published {}</small></td>",
             esc(&c.bulletin),
-            sub(&c.title),
+            small(&c.title),
             time_tag(&c.published)
         );
         let _ = write!(
             self.html,
             "<td class=\"status {}\">{}",
-            class(p.status),
+            status_class(p.status),
             badge(p.status)
         );
         if !overdue.is_empty() {
@@ -293,7 +293,7 @@ impl Page {
                 self.html,
                 "<tr data-bulletin=\"{0}\"><th scope=\"row\">{0}{1}</th><td>{2}<small>{3}</small></td>",
                 esc(&b.id),
-                sub(&b.title),
+                small(&b.title),
                 time_tag(&b.published),
                 age(b.age_seconds)
             );
@@ -303,7 +303,7 @@ impl Page {
                         let _ = write!(
                             self.html,
                             "<td class=\"cell {}\" data-tier=\"{}\">{}<small>{}</small></td>",
-                            class(p.status),
+                            status_class(p.status),
                             esc(&t.name),
                             badge(p.status),
                             grid_text(p)
@@ -386,27 +386,6 @@ impl Page {
     }
 }
 
-fn sub(text: &str) -> String {
-    if text.is_empty() {
-        String::new()
-    } else {
-        format!("<small>{}</small>", esc(text))
-    }
-}
-
-/// CSS class of a status word.
-fn class(status: &str) -> String {
-    status.replace(' ', "-")
-}
-
-fn badge(status: &str) -> String {
-    format!(
-        "<span class=\"badge {}\">{}</span>",
-        class(status),
-        esc(status)
-    )
-}
-
 fn hours(seconds: i64) -> String {
     let h = seconds as f64 / 3600.0;
     if seconds % 3600 == 0 {
@@ -447,7 +426,7 @@ fn gauge(p: &PairDoc, at_risk_ratio: f64) -> String {
     format!(
         "<div class=\"gauge\" aria-hidden=\"true\"><span class=\"fill {}\" style=\"width:{:.1}%\"></span>\
          <span class=\"risk\" style=\"left:{:.1}%\"></span></div>",
-        class(p.status),
+        status_class(p.status),
         share * 100.0,
         at_risk_ratio * 100.0
     )

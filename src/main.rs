@@ -200,29 +200,41 @@ fn main() -> ExitCode {
     run(args)
 }
 
+/// The flags the command line parser cannot check, and the data's clock they ask for.
+fn check_flags(args: &RunArgs) -> Result<Clock, String> {
+    if args.read_header_timeout.is_zero() {
+        return Err("--web.read-header-timeout must be greater than zero".to_string());
+    }
+    if !args.telemetry_path.starts_with('/')
+        || ["/", "/-/healthy", "/-/ready", "/-/reload", "/api/v1/status"]
+            .contains(&args.telemetry_path.as_str())
+    {
+        return Err(format!(
+            "--web.telemetry-path {:?} must start with '/' and not be one of the built-in paths",
+            args.telemetry_path
+        ));
+    }
+    Clock::from_flag(args.fixed_now.as_deref())
+}
+
 fn run(args: RunArgs) -> ExitCode {
+    // An invalid file: one FAILED line for --config.check, else one error line.
+    let invalid = |e: &dyn std::fmt::Display, what: &str| {
+        if args.config_check {
+            println!("FAILED: {e}");
+        } else {
+            tracing::error!(error = %e, "{what}");
+        }
+        ExitCode::from(EXIT_CONFIG)
+    };
     let loaded = match LoadedConfig::read(&args.config_file) {
         Ok(c) => c,
-        Err(e) => {
-            if args.config_check {
-                println!("FAILED: {e}");
-            } else {
-                tracing::error!(error = %e, "invalid configuration");
-            }
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(e) => return invalid(&e, "invalid configuration"),
     };
     let web = match args.web_config_file.as_deref().map(WebConfig::load) {
         None => None,
         Some(Ok(web)) => Some(Arc::new(web)),
-        Some(Err(e)) => {
-            if args.config_check {
-                println!("FAILED: {e}");
-            } else {
-                tracing::error!(error = %e, "invalid web configuration");
-            }
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Some(Err(e)) => return invalid(&e, "invalid web configuration"),
     };
     if args.config_check {
         println!(
@@ -236,33 +248,12 @@ fn run(args: RunArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    if args.read_header_timeout.is_zero() {
-        tracing::error!(
-            error = "--web.read-header-timeout must be greater than zero",
-            "invalid flag"
-        );
-        return ExitCode::from(EXIT_CONFIG);
-    }
-    if !args.telemetry_path.starts_with('/')
-        || ["/", "/-/healthy", "/-/ready", "/-/reload", "/api/v1/status"]
-            .contains(&args.telemetry_path.as_str())
-    {
-        let error = format!(
-            "--web.telemetry-path {:?} must start with '/' and not be one of the built-in paths",
-            args.telemetry_path
-        );
-        tracing::error!(error = %error, "invalid flag");
-        return ExitCode::from(EXIT_CONFIG);
-    }
-    let clock = match &args.fixed_now {
-        None => Clock::System,
-        Some(t) => match chrono::DateTime::parse_from_rfc3339(t) {
-            Ok(t) => Clock::Fixed(t.timestamp()),
-            Err(e) => {
-                tracing::error!(error = %format!("--debug.fixed-now {t:?}: {e}"), "invalid flag");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        },
+    let clock = match check_flags(&args) {
+        Ok(clock) => clock,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid flag");
+            return ExitCode::from(EXIT_CONFIG);
+        }
     };
     // Serving cached bytes and waiting on sources needs one thread; CPU and blocking work goes
     // to the blocking pool.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::clock::Clock;
-use crate::config::{Config, SourceConfig};
+use crate::config::SourceConfig;
 use crate::sources::fetch::Fetcher;
 use crate::sources::{self, ParseContext, PollError, Reason};
 use crate::store::Store;
@@ -48,24 +48,6 @@ pub struct Poller {
     pub tier_names: Arc<Vec<String>>,
     /// Receives the source's name after each poll, stored or not.
     pub polled: UnboundedSender<String>,
-}
-
-impl Poller {
-    pub fn new(
-        store: Arc<Store>,
-        clock: Clock,
-        config: &Config,
-        source: &SourceConfig,
-        polled: UnboundedSender<String>,
-    ) -> Poller {
-        Poller {
-            store,
-            clock,
-            source: source.clone(),
-            tier_names: Arc::new(config.tiers.iter().map(|t| t.name.clone()).collect()),
-            polled,
-        }
-    }
 }
 
 pub async fn run(poller: Poller) {

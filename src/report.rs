@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::Args;
 use serde::Serialize;
 
+use crate::clock::Clock;
 use crate::config::{parse_since, Config, DEFAULT_CONFIG_FILE, DEFAULT_STORAGE_PATH};
 use crate::model::{Pair, Totals};
 use crate::snapshot::Snapshot;
@@ -383,12 +384,9 @@ fn execute(args: &ReportArgs) -> Result<(), (u8, String)> {
     }
     let store = Store::open_read_only(&path).map_err(|e| (2, e.to_string()))?;
     let data = store.load().map_err(|e| (2, e.to_string()))?;
-    let now = match &args.fixed_now {
-        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
-            .map_err(|e| (1, e.to_string()))?
-            .timestamp(),
-        None => chrono::Utc::now().timestamp(),
-    };
+    let now = Clock::from_flag(args.fixed_now.as_deref())
+        .map_err(|e| (1, e))?
+        .now();
     let snapshot = Snapshot::build(Arc::new(config), data);
     let report = build(&snapshot, now, since, until, &args.tier);
     let stdout = std::io::stdout();

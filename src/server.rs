@@ -26,7 +26,7 @@ pub struct ServerState {
     /// `--web.config.file`, for its reload metrics.
     pub web_config: Option<Arc<WebConfig>>,
     /// The last `/metrics` rendered, for the scrapes of the same second.
-    pub exposition: Arc<exposition::Cache>,
+    exposition: Arc<exposition::Cache>,
 }
 
 impl ServerState {

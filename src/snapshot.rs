@@ -18,9 +18,6 @@ pub struct Snapshot {
     pub model: Model,
     /// One per configured source, in configuration order (a source never polled has defaults).
     pub sources: Vec<SourceState>,
-    /// Counts the snapshots the app has published: what is derived from a snapshot is keyed
-    /// by it (0 for one that was never published).
-    pub generation: u64,
     evaluation: Mutex<Option<Arc<Evaluation>>>,
 }
 
@@ -126,7 +123,6 @@ impl Snapshot {
             model: Model::new(tiers, bulletins, releases),
             sources,
             config,
-            generation: 0,
             evaluation: Mutex::new(None),
         }
     }

@@ -67,14 +67,19 @@ CREATE TABLE source_errors (
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// An SQLite error of the database at `path`.
+fn sqlite_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+    move |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// The database's schema version, refused when this program does not know it.
 fn schema_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(sqlite_error(path))?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
             path: path.to_path_buf(),
@@ -229,12 +234,9 @@ pub struct Store {
 impl Store {
     /// Opens (creating if missing) and migrates the database.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let err = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
+        let err = sqlite_error(path);
         // The directory is made if missing, as Prometheus makes its storage path.
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
                 path: path.to_path_buf(),
                 source,
@@ -267,10 +269,7 @@ impl Store {
 
     /// Opens an existing database read-only (the `report` command), beside a running exporter.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        let err = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
+        let err = sqlite_error(path);
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -290,10 +289,7 @@ impl Store {
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        sqlite_error(&self.path)(source)
     }
 
     /// The rows `sql` selects, each read by `read`.

@@ -25,7 +25,6 @@ const NOW: &str = "2024-04-10T20:00:00Z";
 fn config(dir: &Path) -> PathBuf {
     let core = |name: &str| format!("file://{}", reference(&format!("core/{name}")).display());
     TestConfig::new()
-        .top("")
         .core_scenario(
             [
                 &core("msrc-updates.json"),

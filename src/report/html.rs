@@ -14,7 +14,7 @@ use super::{PairRow, Report, TierRow};
 use crate::build_info::BUILD;
 use crate::chart::{self, Chart, Mark, Point};
 use crate::config::{Config, SourceConfig};
-use crate::html::{escape, hours, time_tag, utc};
+use crate::html::{badge, escape, hours, small, status_class, time_tag, utc};
 use crate::model::TierSpec;
 use crate::sources::fetch::redact_url;
 use crate::sources::Role;
@@ -340,21 +340,21 @@ fn tier_section(
             ),
             _ => "<td colspan=\"2\" class=\"muted\">none yet</td>".to_string(),
         };
-        let class = p.status.replace(' ', "-");
-        let waiting = if p.release.is_none() {
-            "<small>no content yet</small>"
+        let class = status_class(p.status);
+        let waiting = small(if p.release.is_none() {
+            "no content yet"
         } else {
             ""
-        };
+        });
         let _ = writeln!(
             page,
             "<tr class=\"{class}\" data-bulletin=\"{}\"><th scope=\"row\">{}</th><td class=\"title\">{}</td><td>{published}</td>\
-             {release}<td class=\"num\">{}</td><td><span class=\"badge {class}\">{}</span>{waiting}</td></tr>",
+             {release}<td class=\"num\">{}</td><td>{}{waiting}</td></tr>",
             escape(&p.bulletin),
             escape(&p.bulletin),
             escape(&p.title),
             hours(p.delay_seconds),
-            escape(p.status),
+            badge(p.status),
         );
     }
     page.push_str("</tbody>\n</table>\n</section>\n");
@@ -514,14 +514,6 @@ fn absolute(path: &Path) -> String {
         .unwrap_or_else(|_| path.to_path_buf())
         .display()
         .to_string()
-}
-
-fn small(text: &str) -> String {
-    if text.is_empty() {
-        String::new()
-    } else {
-        format!("<small>{}</small>", escape(text))
-    }
 }
 
 fn capitalize(s: &str) -> String {

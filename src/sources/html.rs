@@ -271,9 +271,8 @@ impl SourceKind for Html {
     }
 
     fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError> {
-        let page = std::str::from_utf8(&fetched.body)
+        let page = std::str::from_utf8(fetched.body_without_bom())
             .map_err(|e| PollError::parse(format!("the page is not valid UTF-8: {e}")))?;
-        let page = page.strip_prefix('\u{feff}').unwrap_or(page);
         let document = scraper::Html::parse_document(page);
         let rows: Vec<ElementRef<'_>> = document.select(&self.config.rows).collect();
         if rows.is_empty() {

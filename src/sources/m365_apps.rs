@@ -35,7 +35,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use super::settings::{Key, Settings};
-use super::{Fetched, Kind, ParseContext, Parsed, PollError, Record, Role, SourceKind};
+use super::{Fetched, Kind, ParseContext, Parsed, PollError, Record, Role, SourceKind, Text};
 use crate::timeparse::Published;
 use crate::yaml::ConfigError;
 
@@ -127,11 +127,6 @@ struct Build<'a> {
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
     <&RawValue>::deserialize(d).map(Some)
 }
-
-/// A string borrowed from the answer unless it contains escapes (also inside an `Option`,
-/// where a bare `Cow` would always be copied).
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 /// Why a build has no usable `availabilityDate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,10 +257,7 @@ impl SourceKind for M365Apps {
     }
 
     fn parse(&self, fetched: &Fetched, ctx: &ParseContext<'_>) -> Result<Parsed, PollError> {
-        let body = fetched
-            .body
-            .strip_prefix(b"\xEF\xBB\xBF")
-            .unwrap_or(&fetched.body);
+        let body = fetched.body_without_bom();
         let channels: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| {
             PollError::parse(format!(
                 "not a list of Microsoft 365 Apps channels (OfficeReleases): {e}"

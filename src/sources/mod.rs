@@ -131,6 +131,20 @@ pub trait FollowUp: Send + fmt::Debug {
     fn finish(self: Box<Self>, parsed: &mut Parsed);
 }
 
+/// A string of a JSON answer, borrowed from it unless it contains escapes (also inside an
+/// `Option`, where a bare `Cow` would always be copied).
+#[derive(serde::Deserialize)]
+pub(crate) struct Text<'a>(#[serde(borrow)] pub std::borrow::Cow<'a, str>);
+
+impl Fetched {
+    /// The body without a leading UTF-8 byte order mark.
+    pub fn body_without_bom(&self) -> &[u8] {
+        self.body
+            .strip_prefix(b"\xEF\xBB\xBF")
+            .unwrap_or(&self.body)
+    }
+}
+
 /// The answer of one fetch.
 #[derive(Debug, Default)]
 pub struct Fetched {

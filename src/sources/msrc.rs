@@ -26,7 +26,6 @@
 //! strings (everything else skipped, never built into a tree), so a parse holds no second copy
 //! of the answer, and a malformed entry is skipped without failing the rest.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
@@ -43,7 +42,7 @@ use regex::Regex;
 use super::settings::{Key, Settings};
 use super::{
     Fetched, FollowUp, Kind, Needs, ParseContext, Parsed, PollError, Record, Request, Role,
-    SourceKind,
+    SourceKind, Text,
 };
 use crate::timeparse::{local_to_unix, Published};
 use crate::yaml::ConfigError;
@@ -192,11 +191,6 @@ struct Entry<'a> {
     #[serde(rename = "CurrentReleaseDate", default, borrow)]
     current_release_date: Option<Text<'a>>,
 }
-
-/// A string borrowed from the answer unless it contains escapes (also inside an `Option`,
-/// where a bare `Cow` would always be copied).
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

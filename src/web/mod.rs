@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use crate::clock::wall_clock;
 use crate::metrics::ReloadStatus;
 use crate::yaml::{self, ConfigError};
 
@@ -115,11 +116,6 @@ fn checksum(text: &str) -> [u8; 32] {
 
 fn read(path: &Path) -> Result<String, ConfigError> {
     yaml::read(path, "web configuration")
-}
-
-/// Reloads are events of the process: stamped with the real time.
-fn wall_clock() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 impl WebConfig {

@@ -663,7 +663,6 @@ impl Drop for Exporter {
     }
 }
 
-/// Writes a configuration file into `dir` and returns its path.
 /// The sample lines of the data (sorted), without the source health, build and configuration
 /// series: what must not change while a source fails or across a restart.
 pub fn data_lines(text: &str) -> Vec<String> {
@@ -681,6 +680,7 @@ pub fn data_lines(text: &str) -> Vec<String> {
     lines
 }
 
+/// Writes a configuration file into `dir` and returns its path.
 pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("patchlag.yml");
     std::fs::write(&path, text).expect("write config");
