@@ -88,17 +88,31 @@ pub enum ReportFormat {
     Html,
 }
 
+/// Times are Unix seconds, written as RFC 3339 in every format.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct PairRow {
     pub tier: String,
     pub bulletin: String,
     pub title: String,
-    pub published: String,
+    #[serde(serialize_with = "instant")]
+    pub published: i64,
     pub release: Option<String>,
-    pub release_published: Option<String>,
+    #[serde(serialize_with = "optional_instant")]
+    pub release_published: Option<i64>,
     pub delay_seconds: i64,
     pub goal_seconds: i64,
     pub status: &'static str,
+}
+
+fn instant<S: serde::Serializer>(t: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*t))
+}
+
+fn optional_instant<S: serde::Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => instant(t, s),
+        None => s.serialize_none(),
+    }
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -145,9 +159,9 @@ pub fn build(
                 tier: model.tiers[p.tier].name.clone(),
                 bulletin: b.id.clone(),
                 title: b.title.clone(),
-                published: rfc3339(p.published),
+                published: p.published,
                 release: r.map(|r| r.id.clone()),
-                release_published: r.map(|r| rfc3339(r.published)),
+                release_published: r.map(|r| r.published),
                 delay_seconds: p.delay,
                 goal_seconds: p.goal,
                 status: p.status().as_str(),
@@ -210,9 +224,9 @@ pub fn write_table(report: &Report, out: &mut dyn Write) -> std::io::Result<()> 
             [
                 r.tier.clone(),
                 r.bulletin.clone(),
-                r.published.clone(),
+                rfc3339(r.published),
                 r.release.clone().unwrap_or_else(|| "-".into()),
-                r.release_published.clone().unwrap_or_else(|| "-".into()),
+                r.release_published.map_or_else(|| "-".into(), rfc3339),
                 hours(r.delay_seconds),
                 hours(r.goal_seconds),
                 r.status.to_string(),
@@ -289,9 +303,9 @@ pub fn write_csv(report: &Report, out: &mut dyn Write) -> Result<(), csv::Error>
             r.tier.as_str(),
             &r.bulletin,
             &r.title,
-            &r.published,
+            &rfc3339(r.published),
             r.release.as_deref().unwrap_or(""),
-            r.release_published.as_deref().unwrap_or(""),
+            &r.release_published.map(rfc3339).unwrap_or_default(),
             &r.delay_seconds.to_string(),
             &r.goal_seconds.to_string(),
             r.status,

@@ -8,8 +8,6 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use chrono::DateTime;
-
 use super::{PairRow, Report, TierRow};
 use crate::build_info::BUILD;
 use crate::chart::{self, Chart, Mark, Point};
@@ -121,12 +119,6 @@ pub fn render(report: &Report, ctx: &Context) -> String {
     page
 }
 
-fn unix(rfc3339: &str) -> Option<i64> {
-    DateTime::parse_from_rfc3339(rfc3339)
-        .ok()
-        .map(|t| t.timestamp())
-}
-
 fn goal_of(ctx: &Context, tier: &str) -> i64 {
     ctx.config.tier(tier).map_or(0, |t| t.goal.as_secs() as i64)
 }
@@ -139,7 +131,7 @@ fn period(report: &Report, ctx: &Context) -> String {
         (None, Some(u)) => format!("bulletins published before {}", utc(u)),
         (None, None) => "every bulletin in the store".to_string(),
     };
-    let published = || report.pairs.iter().filter_map(|p| unix(&p.published));
+    let published = || report.pairs.iter().map(|p| p.published);
     if let (Some(first), Some(last)) = (published().min(), published().max()) {
         let day = |t: i64| utc(t).chars().take(10).collect::<String>();
         let _ = write!(text, " (evaluated: {} to {})", day(first), day(last));
@@ -150,7 +142,7 @@ fn period(report: &Report, ctx: &Context) -> String {
 /// The charts' time axis, the same for every tier so that they compare: the requested period,
 /// or the first bulletin's publication, up to the report's end or now.
 fn chart_period(report: &Report, ctx: &Context) -> (i64, i64) {
-    let first = report.pairs.iter().filter_map(|p| unix(&p.published)).min();
+    let first = report.pairs.iter().map(|p| p.published).min();
     let to = ctx.until.map_or(ctx.now, |u| u.min(ctx.now));
     let from = ctx.since.or(first).unwrap_or(to).min(to);
     (from, to)
@@ -267,13 +259,11 @@ fn tier_section(
     }
     let points: Vec<Point> = pairs
         .iter()
-        .filter_map(|p| {
-            Some(Point {
-                at: unix(&p.published)?,
-                delay: p.delay_seconds,
-                mark: Mark::of(p.status, p.release.is_none()),
-                name: p.bulletin.clone(),
-            })
+        .map(|p| Point {
+            at: p.published,
+            delay: p.delay_seconds,
+            mark: Mark::of(p.status, p.release.is_none()),
+            name: p.bulletin.clone(),
         })
         .collect();
     let overdue = points.iter().filter(|p| p.mark == Mark::Overdue).count();
@@ -331,13 +321,9 @@ fn tier_section(
          <th scope=\"col\">Status</th></tr></thead>\n<tbody>\n",
     );
     for p in pairs {
-        let published = unix(&p.published).map_or_else(|| escape(&p.published), time_tag);
-        let release = match (&p.release, &p.release_published) {
-            (Some(id), Some(at)) => format!(
-                "<td>{}</td><td>{}</td>",
-                escape(id),
-                unix(at).map_or_else(|| escape(at), time_tag)
-            ),
+        let published = time_tag(p.published);
+        let release = match (&p.release, p.release_published) {
+            (Some(id), Some(at)) => format!("<td>{}</td><td>{}</td>", escape(id), time_tag(at)),
             _ => "<td colspan=\"2\" class=\"muted\">none yet</td>".to_string(),
         };
         let class = status_class(p.status);
@@ -558,9 +544,9 @@ sources:
             tier: "english".into(),
             bulletin: bulletin.into(),
             title: format!("<b>{bulletin}</b>"),
-            published: "2024-01-09T18:00:00Z".into(),
+            published: 1_704_823_200, // 2024-01-09T18:00:00Z
             release: released.then(|| format!("r-{bulletin}")),
-            release_published: released.then(|| "2024-01-11T00:00:00Z".into()),
+            release_published: released.then_some(1_704_931_200), // 2024-01-11T00:00:00Z
             delay_seconds: delay_h * 3600,
             goal_seconds: 86400,
             status,
